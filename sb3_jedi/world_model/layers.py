@@ -1,0 +1,136 @@
+"""Small building blocks shared by the world-model and actor-critic networks."""
+
+import math
+
+import torch as th
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = [
+    "AdaGroupNorm",
+    "AdaLayerNorm",
+    "FourierFeatures",
+    "ResBlock2d",
+    "group_norm_groups",
+    "soft_clamp",
+]
+
+# Group size of GroupNorm: 32 channels a group, as in DIAMOND's blocks.
+GN_GROUP_SIZE = 32
+GN_EPS = 1e-5
+
+
+def soft_clamp(x: th.Tensor, bound: float | None) -> th.Tensor:
+    """
+    Smoothly bound ``x`` to ``(-bound, bound)`` with ``tanh(x / bound) * bound`` (JEDI paper's latent clamp).
+
+    Close to the identity for ``|x| << bound``, so it keeps gradients alive where a hard clamp would cut them.
+
+    :param x: tensor to bound
+    :param bound: the bound; ``None`` returns ``x`` unchanged
+    :return: the bounded tensor
+    """
+    if bound is None:
+        return x
+    return th.tanh(x / bound) * bound
+
+
+def group_norm_groups(channels: int) -> int:
+    """Number of GroupNorm groups for ``channels`` channels (at least one group)."""
+    groups = max(1, channels // GN_GROUP_SIZE)
+    while channels % groups != 0:
+        groups -= 1
+    return groups
+
+
+class FourierFeatures(nn.Module):
+    """
+    Random Fourier features of a scalar (the EDM noise level ``c_noise``).
+
+    :param dim: output dimension (even)
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        if dim % 2 != 0:
+            raise ValueError(f"FourierFeatures needs an even dimension, got {dim}.")
+        self.register_buffer("weight", th.randn(1, dim // 2))
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        f = 2 * math.pi * x.reshape(-1, 1) @ self.weight
+        return th.cat([f.cos(), f.sin()], dim=-1)
+
+
+class AdaGroupNorm(nn.Module):
+    """
+    GroupNorm whose scale and shift are predicted from a conditioning vector (AdaGN).
+
+    :param channels: number of channels normalised
+    :param cond_dim: dimension of the conditioning vector
+    """
+
+    def __init__(self, channels: int, cond_dim: int) -> None:
+        super().__init__()
+        self.channels = channels
+        self.groups = group_norm_groups(channels)
+        self.linear = nn.Linear(cond_dim, 2 * channels)
+
+    def forward(self, x: th.Tensor, cond: th.Tensor) -> th.Tensor:
+        x = F.group_norm(x, self.groups, eps=GN_EPS)
+        scale, shift = self.linear(cond)[:, :, None, None].chunk(2, dim=1)
+        return x * (1 + scale) + shift
+
+
+class AdaLayerNorm(nn.Module):
+    """
+    LayerNorm whose scale and shift are predicted from a conditioning vector (adaptive norm for vectors).
+
+    :param dim: feature dimension normalised
+    :param cond_dim: dimension of the conditioning vector
+    """
+
+    def __init__(self, dim: int, cond_dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.linear = nn.Linear(cond_dim, 2 * dim)
+
+    def forward(self, x: th.Tensor, cond: th.Tensor) -> th.Tensor:
+        x = F.layer_norm(x, (self.dim,))
+        scale, shift = self.linear(cond).chunk(2, dim=-1)
+        return x * (1 + scale) + shift
+
+
+class ResBlock2d(nn.Module):
+    """
+    Pre-norm residual block ``x + conv(silu(norm(conv(silu(norm(x))))))`` with optional AdaGN conditioning.
+
+    :param in_channels: input channels
+    :param out_channels: output channels (a 1x1 convolution maps the skip path when they differ)
+    :param cond_dim: conditioning dimension; ``None`` uses plain GroupNorm
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, cond_dim: int | None = None) -> None:
+        super().__init__()
+        self.conditional = cond_dim is not None
+        if cond_dim is None:
+            self.norm1: nn.Module = nn.GroupNorm(group_norm_groups(in_channels), in_channels, eps=GN_EPS)
+            self.norm2: nn.Module = nn.GroupNorm(group_norm_groups(out_channels), out_channels, eps=GN_EPS)
+        else:
+            self.norm1 = AdaGroupNorm(in_channels, cond_dim)
+            self.norm2 = AdaGroupNorm(out_channels, cond_dim)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        # Zero-init the last conv so each block starts as the identity: stable early training.
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
+
+    def _norm(self, norm: nn.Module, x: th.Tensor, cond: th.Tensor | None) -> th.Tensor:
+        return norm(x, cond) if self.conditional else norm(x)
+
+    def forward(self, x: th.Tensor, cond: th.Tensor | None = None) -> th.Tensor:
+        if self.conditional and cond is None:
+            raise ValueError("This ResBlock2d is conditional: pass the conditioning vector `cond`.")
+        h = self.conv1(F.silu(self._norm(self.norm1, x, cond)))
+        h = self.conv2(F.silu(self._norm(self.norm2, h, cond)))
+        return self.skip(x) + h
