@@ -1,6 +1,7 @@
 """Small building blocks shared by the world-model and actor-critic networks."""
 
 import math
+from collections.abc import Sequence
 
 import torch as th
 from torch import nn
@@ -9,8 +10,11 @@ from torch.nn import functional as F
 __all__ = [
     "AdaGroupNorm",
     "AdaLayerNorm",
+    "Downsample2d",
     "FourierFeatures",
+    "NormMlp",
     "ResBlock2d",
+    "Upsample2d",
     "group_norm_groups",
     "soft_clamp",
 ]
@@ -134,3 +138,63 @@ class ResBlock2d(nn.Module):
         h = self.conv1(F.silu(self._norm(self.norm1, x, cond)))
         h = self.conv2(F.silu(self._norm(self.norm2, h, cond)))
         return self.skip(x) + h
+
+
+class Downsample2d(nn.Module):
+    """
+    Halve the spatial size with a learned stride-2 3x3 convolution (DIAMOND's downsampling).
+
+    A learned stride keeps what an average pool would blur (small Atari sprites); the orthogonal
+    initialisation keeps the signal's scale at the start of training. Odd sizes round up.
+
+    :param channels: number of channels (unchanged)
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
+        nn.init.orthogonal_(self.conv.weight)
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        return self.conv(x)
+
+
+class Upsample2d(nn.Module):
+    """
+    Double the spatial size: nearest-neighbour 2x then a 3x3 convolution (DIAMOND's upsampling).
+
+    Interpolating before convolving avoids the checkerboard artefacts of transposed convolutions.
+
+    :param channels: number of channels (unchanged)
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class NormMlp(nn.Sequential):
+    """
+    MLP of ``Linear -> LayerNorm -> SiLU`` hidden layers, with an optional final plain ``Linear``.
+
+    The LayerNorm keeps unnormalised vector observations (and drifting latents) from saturating the trunk.
+
+    :param in_dim: input dimension
+    :param hidden_sizes: widths of the hidden layers (may be empty)
+    :param out_dim: width of a final linear layer without norm or activation; ``None`` ends on the last hidden layer
+    """
+
+    def __init__(self, in_dim: int, hidden_sizes: Sequence[int], out_dim: int | None = None) -> None:
+        layers: list[nn.Module] = []
+        last = in_dim
+        for size in hidden_sizes:
+            layers += [nn.Linear(last, size), nn.LayerNorm(size), nn.SiLU()]
+            last = size
+        if out_dim is not None:
+            layers.append(nn.Linear(last, out_dim))
+            last = out_dim
+        super().__init__(*layers)
+        self.out_dim = last

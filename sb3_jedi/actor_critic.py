@@ -1,0 +1,149 @@
+"""
+Recurrent actor-critic network of JEDI, acting on world-model states (DIAMOND's actor-critic, JEDI paper).
+
+The same network acts in the real environment (on encoded latents) and learns in imagination (on
+sampled latents); both step its ``nn.LSTMCell`` one state at a time. States are what the world
+model diffuses: JEDI latents ``(16, 8, 8)``, pixels ``(3, 64, 64)`` for a pixel baseline, or flat
+latents ``(D,)``: 3-D states use a convolutional trunk, 1-D states an MLP trunk.
+"""
+
+from collections.abc import Sequence
+
+import torch as th
+from torch import nn
+
+from sb3_jedi.world_model.layers import NormMlp, ResBlock2d, group_norm_groups
+from sb3_jedi.world_model.reward_end import check_state_shape, init_lstm
+
+__all__ = ["ActorCriticNetwork"]
+
+# Automatic downsampling stops once the feature map is this small, keeping the LSTM input at C * 4 * 4.
+_MIN_SPATIAL = 4
+
+
+class ActorCriticNetwork(nn.Module):
+    """
+    Trunk -> ``nn.LSTMCell`` -> linear actor (logits) and critic (value) heads, both zero-initialised (DIAMOND).
+
+    3-D states ``(C, H, W)``: a 3x3 input convolution, one residual block per entry of ``channels``,
+    each optionally followed by a 2x max-pool, then GroupNorm + SiLU, flattened into the LSTM cell.
+    DIAMOND's pixel actor-critic is channels ``(32, 32, 64, 64)`` pooling at every stage:
+    64x64 -> 4x4, LSTM input 64 * 4 * 4 = 1024. ``downsample=None`` pools after a stage while the map
+    is larger than 4x4, which gives exactly that for 64x64 pixels, and for JEDI latents ``(16, 8, 8)``
+    with channels ``(64, 64)``: 8x8 -> 4x4 after the first stage, LSTM input 1024.
+
+    1-D states ``(D,)``: ``NormMlp`` with ``hidden_sizes`` (``Linear -> LayerNorm -> SiLU``).
+
+    Zero heads make the initial policy uniform and the initial value 0, whatever the trunk computes.
+
+    :param state_shape: shape of one state, ``(C, H, W)`` or ``(D,)``
+    :param n_actions: number of discrete actions
+    :param lstm_dim: LSTM units (JEDI paper, DIAMOND: 512)
+    :param channels: channels of the conv stages (3-D states only)
+    :param downsample: whether to 2x max-pool after each conv stage (3-D states only); ``None`` pools
+        while the feature map is larger than 4x4
+    :param hidden_sizes: widths of the MLP trunk (1-D states only)
+    """
+
+    def __init__(
+        self,
+        state_shape: tuple[int, ...],
+        n_actions: int,
+        lstm_dim: int = 512,
+        channels: Sequence[int] = (64, 64),
+        downsample: Sequence[bool] | None = None,
+        hidden_sizes: Sequence[int] = (256,),
+    ) -> None:
+        super().__init__()
+        self.state_shape = check_state_shape(state_shape, "ActorCriticNetwork")
+        if n_actions < 1 or lstm_dim < 1:
+            raise ValueError(f"n_actions and lstm_dim must be positive, got {n_actions} and {lstm_dim}.")
+        self.n_actions = n_actions
+        self._lstm_dim = lstm_dim
+
+        if len(self.state_shape) == 3:
+            self.trunk = self._make_conv_trunk(list(channels), downsample)
+        else:
+            mlp = NormMlp(self.state_shape[0], hidden_sizes)
+            self.trunk = mlp
+            self.feature_shape = (mlp.out_dim,)
+        features_dim = 1
+        for size in self.feature_shape:
+            features_dim *= size
+
+        self.lstm = nn.LSTMCell(features_dim, lstm_dim)
+        init_lstm(self.lstm)
+        self.actor = nn.Linear(lstm_dim, n_actions)
+        self.critic = nn.Linear(lstm_dim, 1)
+        for head in (self.actor, self.critic):
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+
+    def _make_conv_trunk(self, channels: list[int], downsample: Sequence[bool] | None) -> nn.Sequential:
+        n_channels, height, width = self.state_shape
+        if len(channels) == 0 or min(channels) < 1:
+            raise ValueError(
+                f"ActorCriticNetwork needs at least one conv stage of positive channels, got channels={channels}."
+            )
+        if downsample is not None and len(downsample) != len(channels):
+            raise ValueError(
+                f"downsample={list(downsample)} must have one flag per conv stage ({len(channels)} stages), or be None."
+            )
+        layers: list[nn.Module] = [nn.Conv2d(n_channels, channels[0], 3, padding=1)]
+        last = channels[0]
+        for i, stage_width in enumerate(channels):
+            layers.append(ResBlock2d(last, stage_width))
+            last = stage_width
+            pool = min(height, width) > _MIN_SPATIAL if downsample is None else bool(downsample[i])
+            if pool:
+                if min(height, width) < 2:
+                    raise ValueError(
+                        f"downsample={list(downsample or [])}: stage {i} would max-pool a {height}x{width} map; "
+                        "pool fewer stages for this state size."
+                    )
+                layers.append(nn.MaxPool2d(2))
+                height, width = height // 2, width // 2
+        layers += [nn.GroupNorm(group_norm_groups(last), last), nn.SiLU(), nn.Flatten()]
+        self.feature_shape: tuple[int, ...] = (last, height, width)
+        return nn.Sequential(*layers)
+
+    @property
+    def lstm_dim(self) -> int:
+        """Number of LSTM units."""
+        return self._lstm_dim
+
+    def initial_state(self, batch_size: int, device: th.device | str | None = None) -> tuple[th.Tensor, th.Tensor]:
+        """
+        Zero LSTM state, the state at the start of an episode.
+
+        :param batch_size: number of parallel sequences
+        :param device: device of the tensors (default: the network's)
+        :return: ``(h, c)``, each ``(batch_size, lstm_dim)``
+        """
+        device = self.lstm.weight_hh.device if device is None else device
+        zeros = th.zeros(batch_size, self._lstm_dim, device=device)
+        return zeros, zeros.clone()
+
+    def forward(
+        self, states: th.Tensor, hidden: tuple[th.Tensor, th.Tensor] | None = None
+    ) -> tuple[th.Tensor, th.Tensor, tuple[th.Tensor, th.Tensor]]:
+        """
+        One recurrent step.
+
+        :param states: states ``(B, *state_shape)``
+        :param hidden: LSTM state ``(h, c)``, each ``(B, lstm_dim)``; ``None`` starts from zeros
+        :return: action logits ``(B, n_actions)``, values ``(B,)`` and the new LSTM state ``(h, c)``
+        """
+        if states.ndim != 1 + len(self.state_shape) or tuple(states.shape[1:]) != self.state_shape:
+            raise ValueError(
+                f"ActorCriticNetwork expects states of shape (B, *{self.state_shape}), got {tuple(states.shape)}."
+            )
+        if hidden is None:
+            hidden = self.initial_state(states.shape[0], states.device)
+        elif hidden[0].shape != (states.shape[0], self._lstm_dim) or hidden[1].shape != hidden[0].shape:
+            raise ValueError(
+                f"ActorCriticNetwork: `hidden` must be (h, c), each ({states.shape[0]}, {self._lstm_dim}), "
+                f"got {tuple(hidden[0].shape)} and {tuple(hidden[1].shape)}."
+            )
+        h, c = self.lstm(self.trunk(states), hidden)
+        return self.actor(h), self.critic(h).squeeze(-1), (h, c)

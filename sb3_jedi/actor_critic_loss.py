@@ -1,0 +1,155 @@
+"""
+Losses of the actor-critic trained in imagination: lambda-returns, REINFORCE with a value baseline, entropy bonus
+(DIAMOND / JEDI), plus the optional stabilisers of DreamerV3 (percentile return scaling).
+"""
+
+from dataclasses import dataclass
+
+import torch as th
+from torch import nn
+
+__all__ = ["ActorCriticLosses", "ReturnScaler", "actor_critic_loss", "compute_lambda_returns", "continuation_weights"]
+
+
+def compute_lambda_returns(
+    rewards: th.Tensor,
+    ends: th.Tensor,
+    next_values: th.Tensor,
+    gamma: float,
+    lambda_: float,
+) -> th.Tensor:
+    """
+    TD(lambda) returns of an imagined trajectory, bootstrapped from the value of the state after the last step:
+
+    ``R_t = r_t + gamma * (1 - end_t) * ((1 - lambda) * V(s_{t+1}) + lambda * R_{t+1})``, ``R_{H} = V(s_H)``.
+
+    :param rewards: (B, H) reward after action t
+    :param ends: (B, H) 1 where action t ended the episode
+    :param next_values: (B, H) value of the state reached by action t
+    :param gamma: discount factor (paper: 0.985)
+    :param lambda_: lambda of the returns (paper: 0.95)
+    :return: (B, H) lambda-returns, without gradient
+    """
+    if not rewards.shape == ends.shape == next_values.shape or rewards.ndim != 2:
+        raise ValueError(
+            f"rewards, ends and next_values must share one (B, H) shape, got {tuple(rewards.shape)}, "
+            f"{tuple(ends.shape)} and {tuple(next_values.shape)}."
+        )
+    rewards, ends, next_values = rewards.detach(), ends.detach().float(), next_values.detach()
+    returns = th.empty_like(rewards)
+    last = next_values[:, -1]
+    for t in reversed(range(rewards.shape[1])):
+        bootstrap = (1 - lambda_) * next_values[:, t] + lambda_ * last
+        last = rewards[:, t] + gamma * (1 - ends[:, t]) * bootstrap
+        returns[:, t] = last
+    return returns
+
+
+def continuation_weights(ends: th.Tensor) -> th.Tensor:
+    """
+    Weight of each imagined step: 1 until the episode ends, 0 after (the step that ends it still counts).
+
+    :param ends: (B, H) termination flags (or probabilities) of each step
+    :return: (B, H) weights ``prod_{k < t} (1 - end_k)``
+    """
+    alive = th.cumprod(1 - ends.detach().float(), dim=1)
+    return th.cat([th.ones_like(alive[:, :1]), alive[:, :-1]], dim=1)
+
+
+class ReturnScaler(nn.Module):
+    """
+    DreamerV3's return normalisation: advantages are divided by ``max(floor, P95 - P5)`` of the lambda-returns,
+    the percentiles tracked with an exponential moving average. Large returns are scaled down, small ones are not
+    scaled up, so sparse rewards keep their signal.
+
+    :param decay: EMA decay of the percentile estimates (DreamerV3: 0.99)
+    :param floor: smallest scale (DreamerV3: 1)
+    """
+
+    def __init__(self, decay: float = 0.99, floor: float = 1.0) -> None:
+        super().__init__()
+        self.decay = decay
+        self.floor = floor
+        self.register_buffer("low", th.zeros(()))
+        self.register_buffer("high", th.zeros(()))
+        self.register_buffer("initialized", th.zeros((), dtype=th.bool))
+
+    @th.no_grad()
+    def update(self, returns: th.Tensor) -> th.Tensor:
+        """Track the 5th and 95th percentiles of ``returns`` and return the current scale."""
+        flat = returns.detach().float().flatten()
+        low, high = th.quantile(flat, 0.05), th.quantile(flat, 0.95)
+        if not bool(self.initialized):
+            self.low.copy_(low)
+            self.high.copy_(high)
+            self.initialized.fill_(True)
+        else:
+            self.low.mul_(self.decay).add_((1 - self.decay) * low)
+            self.high.mul_(self.decay).add_((1 - self.decay) * high)
+        return self.scale
+
+    @property
+    def scale(self) -> th.Tensor:
+        return th.clamp(self.high - self.low, min=self.floor)
+
+
+@dataclass
+class ActorCriticLosses:
+    """The total loss to optimise and the terms to log."""
+
+    total: th.Tensor
+    logs: dict[str, float]
+
+
+def actor_critic_loss(
+    log_probs: th.Tensor,
+    entropies: th.Tensor,
+    values: th.Tensor,
+    rewards: th.Tensor,
+    ends: th.Tensor,
+    bootstrap_values: th.Tensor,
+    gamma: float,
+    lambda_: float,
+    ent_coef: float,
+    value_coef: float = 1.0,
+    return_scaler: ReturnScaler | None = None,
+) -> ActorCriticLosses:
+    """
+    REINFORCE with a lambda-return baseline, value regression and an entropy bonus, on one imagined trajectory
+    (DIAMOND's loss). Steps after an imagined termination get zero weight.
+
+    :param log_probs: (B, H) log-probability of the actions taken
+    :param entropies: (B, H) entropy of the policy at each step
+    :param values: (B, H) critic value of the state at each step (with gradient)
+    :param rewards: (B, H) imagined rewards
+    :param ends: (B, H) imagined terminations
+    :param bootstrap_values: (B, H) value of the state *after* each step, used to bootstrap the returns (the online
+        critic's, detached, or a slow target critic's)
+    :param gamma: discount (paper: 0.985)
+    :param lambda_: lambda of the returns (paper: 0.95)
+    :param ent_coef: entropy bonus weight (paper: 0.001)
+    :param value_coef: value loss weight (DIAMOND: 1)
+    :param return_scaler: optional DreamerV3 percentile scaling of the advantages
+    :return: the total loss and the logged terms
+    """
+    returns = compute_lambda_returns(rewards, ends, bootstrap_values, gamma, lambda_)
+    weights = continuation_weights(ends)
+    advantages = returns - values.detach()
+    scale = return_scaler.update(returns) if return_scaler is not None else th.ones(())
+    advantages = advantages / scale
+    norm = weights.sum().clamp(min=1.0)
+    policy_loss = -(weights * log_probs * advantages).sum() / norm
+    entropy = (weights * entropies).sum() / norm
+    value_loss = (weights * (values - returns).pow(2)).sum() / norm
+    total = policy_loss - ent_coef * entropy + value_coef * value_loss
+    logs = {
+        "policy_loss": policy_loss.item(),
+        "value_loss": value_loss.item(),
+        "entropy": entropy.item(),
+        "imagined_return": returns[:, 0].mean().item(),
+        "imagined_value": values.detach().mean().item(),
+        "imagined_reward": rewards.mean().item(),
+        "imagined_end_rate": ends.float().mean().item(),
+        "return_scale": float(scale),
+    }
+    return ActorCriticLosses(total=total, logs=logs)

@@ -1,0 +1,435 @@
+"""
+Episodic replay buffer for the JEDI world-model agent.
+
+Unlike SB3's transition buffers, a world model trains on *segments*: runs of consecutive steps of
+one episode (DIAMOND, Alonso et al. 2024; JEDI, arXiv 2505.19698). This buffer therefore keeps
+episodes intact, stores every observation once (uint8 frames stay uint8), including the true final
+observation of an episode, and samples fixed-length segments with padding before an episode's first
+stored step and DIAMOND's recency weighting.
+"""
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.preprocessing import is_image_space
+from stable_baselines3.common.utils import get_device
+
+__all__ = ["EpisodeReplayBuffer", "SegmentBatch"]
+
+
+class SegmentBatch(NamedTuple):
+    """
+    A batch of ``B`` segments of ``L`` consecutive rows of one episode each (torch tensors on the buffer's device).
+
+    Row ``t`` of a segment holds an observation and, when ``has_action[t]``, the action taken on it, the reward
+    received after it and whether that action ended the episode. Segments are padded at the front (``mask`` False,
+    zeros) where the episode's stored rows run out.
+
+    :param observations: (B, L, *obs_shape), stored dtype (uint8 frames stay uint8; the model preprocesses them)
+    :param actions: (B, L) long, 0 where there is no action
+    :param rewards: (B, L) float32, reward received after the row's action
+    :param terminated: (B, L) float32 in {0, 1}, the row's action terminated the episode
+    :param truncated: (B, L) float32 in {0, 1}, the episode was truncated after the row's action
+    :param mask: (B, L) bool, real row (True) or padding before the episode's first stored row (False)
+    :param has_action: (B, L) bool, False for padding, an episode's final row and a still-open episode's last row
+    """
+
+    observations: th.Tensor
+    actions: th.Tensor
+    rewards: th.Tensor
+    terminated: th.Tensor
+    truncated: th.Tensor
+    mask: th.Tensor
+    has_action: th.Tensor
+
+
+class EpisodeReplayBuffer:
+    """
+    Replay buffer storing whole episodes of every env, sampled as fixed-length segments for world-model training.
+
+    Storage is a set of flat arrays of ``buffer_size`` rows used as a ring (the oldest rows are overwritten when
+    full). A row is one observation of one episode; an episode with ``T`` transitions takes ``T + 1`` rows, the last
+    one being its final observation (no action). Rows of different envs interleave, so each row links to the
+    previous (``prev``) and next (``next``) row of its episode; segments are gathered by following ``prev`` links
+    and thus never mix episodes. When the ring overwrites a row, the next row of that episode becomes the
+    episode's first stored row.
+
+    Segment end rows are drawn with DIAMOND's recency weighting: the candidate rows, ordered by age, are cut into
+    ``len(sample_weights)`` equal parts (the newest part takes the remainder), part ``k`` is drawn with probability
+    ``sample_weights[k]`` (normalised) and a row uniformly inside it.
+
+    :param buffer_size: Maximum number of stored rows (observations), at least ``2 * n_envs``
+    :param observation_space: Observation space, a ``spaces.Box`` (images are stored as uint8, anything else as float32)
+    :param action_space: Action space, a ``spaces.Discrete`` with ``start=0`` (JEDI supports discrete actions only)
+    :param device: PyTorch device of the sampled tensors; ``"auto"`` picks CUDA when available
+    :param n_envs: Number of parallel environments feeding :meth:`add`
+    :param sample_weights: Recency weights over the age-ordered parts of the buffer, oldest first
+        (DIAMOND: ``(0.1, 0.1, 0.1, 0.7)``); ``None`` samples end rows uniformly
+    """
+
+    def __init__(
+        self,
+        buffer_size: int,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        device: th.device | str = "auto",
+        n_envs: int = 1,
+        sample_weights: Sequence[float] | None = (0.1, 0.1, 0.1, 0.7),
+    ) -> None:
+        if not isinstance(action_space, spaces.Discrete):
+            raise ValueError(
+                f"Unsupported action space {action_space}: JEDI supports Discrete action spaces only "
+                "(the world model is conditioned on embedded discrete actions); use an env with a spaces.Discrete "
+                "action space."
+            )
+        if int(action_space.start) != 0:
+            raise ValueError(
+                f"Unsupported action space {action_space}: Discrete spaces with start != 0 are not supported "
+                "(as in Stable-Baselines3); wrap the env so that actions are 0..n-1."
+            )
+        if not isinstance(observation_space, spaces.Box):
+            raise ValueError(
+                f"Unsupported observation space {observation_space}: EpisodeReplayBuffer needs a spaces.Box "
+                "(an image or a vector); flatten Dict/Tuple observations, e.g. with gymnasium.wrappers.FlattenObservation."
+            )
+        if int(n_envs) < 1:
+            raise ValueError(f"n_envs must be at least 1, got {n_envs}.")
+        n_envs = int(n_envs)
+        # One add() writes at most 2 rows per env (a new episode's first row and the next observation). With at least
+        # 2 * n_envs rows, an env's open row (written by the previous add) is never overwritten before its successor
+        # is linked to it, so open episodes stay consistent.
+        if int(buffer_size) < 2 * n_envs:
+            raise ValueError(
+                f"buffer_size={buffer_size} is too small for n_envs={n_envs}: it must be at least 2 * n_envs = {2 * n_envs} "
+                "(in practice far larger, e.g. the number of env steps you train on)."
+            )
+
+        self.buffer_size = int(buffer_size)
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.n_envs = n_envs
+        self.obs_shape: tuple[int, ...] = tuple(observation_space.shape)
+        self.n_actions = int(action_space.n)
+        self.device = get_device(device)
+        self.sample_weights = self._check_weights(sample_weights)
+
+        # Frames are kept as uint8 (4x smaller than float32); the model normalises them when it encodes them
+        obs_dtype = np.uint8 if is_image_space(observation_space, check_channels=False) else np.float32
+        n = self.buffer_size
+        self.observations = np.zeros((n, *self.obs_shape), dtype=obs_dtype)
+        self.actions = np.zeros(n, dtype=np.int64)
+        self.rewards = np.zeros(n, dtype=np.float32)
+        self.terminated = np.zeros(n, dtype=bool)
+        self.truncated = np.zeros(n, dtype=bool)
+        self.has_action = np.zeros(n, dtype=bool)
+        self.prev = np.full(n, -1, dtype=np.int64)
+        self.next = np.full(n, -1, dtype=np.int64)
+        self.episode_ids = np.full(n, -1, dtype=np.int64)
+        self.env_ids = np.full(n, -1, dtype=np.int64)
+        # Global insertion number of each row: its age (the ring is FIFO, so this is also the write order)
+        self.insertion_index = np.full(n, -1, dtype=np.int64)
+
+        self.pos = 0
+        self.full = False
+        self.n_inserted = 0
+        self.n_started_episodes = 0
+        # Per env: row index of the open episode's last row (-1: no open episode) and that episode's id
+        self.open_rows = np.full(n_envs, -1, dtype=np.int64)
+        self.open_episode_ids = np.full(n_envs, -1, dtype=np.int64)
+
+    @staticmethod
+    def _check_weights(sample_weights: Sequence[float] | None) -> np.ndarray | None:
+        if sample_weights is None:
+            return None
+        weights = np.asarray(sample_weights, dtype=np.float64)
+        valid = weights.ndim == 1 and len(weights) > 0 and np.all(np.isfinite(weights)) and np.all(weights >= 0)
+        if not valid or weights.sum() <= 0:
+            raise ValueError(
+                f"Invalid sample_weights {sample_weights}: expected a non-empty sequence of finite, non-negative weights "
+                "with a positive sum, e.g. (0.1, 0.1, 0.1, 0.7), or None for uniform sampling."
+            )
+        return weights / weights.sum()
+
+    # ------------------------------------------------------------------ sizes
+
+    def size(self) -> int:
+        """:return: Number of stored rows (observations)."""
+        return self.buffer_size if self.full else self.pos
+
+    def __len__(self) -> int:
+        return self.size()
+
+    @property
+    def n_transitions(self) -> int:
+        """Number of stored rows that carry an action (i.e. stored transitions)."""
+        return int(self.has_action[: self.size()].sum())
+
+    @property
+    def n_episodes(self) -> int:
+        """
+        Number of finished episodes with at least one stored row (episodes forgotten by
+        :meth:`reset_open_episodes` count as finished; still-open episodes do not).
+        """
+        # The ring is FIFO, so an episode's last row is the last of its rows to be overwritten: each stored episode
+        # has exactly one stored row without a successor.
+        n_last_rows = int((self.next[: self.size()] < 0).sum())
+        return n_last_rows - int((self.open_rows >= 0).sum())
+
+    @property
+    def nbytes(self) -> int:
+        """Memory taken by the stored arrays, in bytes."""
+        arrays = (
+            self.observations,
+            self.actions,
+            self.rewards,
+            self.terminated,
+            self.truncated,
+            self.has_action,
+            self.prev,
+            self.next,
+            self.episode_ids,
+            self.env_ids,
+            self.insertion_index,
+            self.open_rows,
+            self.open_episode_ids,
+        )
+        return int(sum(a.nbytes for a in arrays))
+
+    # ------------------------------------------------------------------ adding
+
+    def reset_open_episodes(self) -> None:
+        """
+        Forget the open episode of every env (e.g. after resetting the envs outside the training loop):
+        the next :meth:`add` starts new episodes. The rows already stored stay.
+        """
+        self.open_rows[:] = -1
+        self.open_episode_ids[:] = -1
+
+    def _check_array(self, name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+        array = np.asarray(value)
+        if array.shape != shape:
+            raise ValueError(f"Wrong shape for {name}: expected {shape} (n_envs={self.n_envs}), got {array.shape}.")
+        return array
+
+    def _write_row(self, obs: np.ndarray, env: int, episode_id: int, prev: int) -> int:
+        """Write a new row (no action yet) at the ring position, unlinking the row it overwrites."""
+        row = self.pos
+        if self.full:
+            # The overwritten row's predecessor is older, hence already gone; its successor becomes the first stored
+            # row of that episode so that no segment reaches into overwritten data.
+            successor = self.next[row]
+            if successor >= 0:
+                self.prev[successor] = -1
+        self.observations[row] = obs
+        self.actions[row] = 0
+        self.rewards[row] = 0.0
+        self.terminated[row] = False
+        self.truncated[row] = False
+        self.has_action[row] = False
+        self.prev[row] = prev
+        self.next[row] = -1
+        if prev >= 0:
+            self.next[prev] = row
+        self.episode_ids[row] = episode_id
+        self.env_ids[row] = env
+        self.insertion_index[row] = self.n_inserted
+        self.n_inserted += 1
+        self.pos += 1
+        if self.pos == self.buffer_size:
+            self.full = True
+            self.pos = 0
+        return row
+
+    def add(
+        self,
+        obs: np.ndarray,
+        action: np.ndarray,
+        reward: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+        next_obs: np.ndarray,
+    ) -> None:
+        """
+        Store one vectorised env step of all ``n_envs`` envs.
+
+        For an env without an open episode, a new episode starts with a row for ``obs``; otherwise ``obs`` must equal
+        the open episode's last observation (it is not stored twice). That row gets the action, reward and flags, and
+        a new row for ``next_obs`` is appended; if the episode terminated or was truncated, that row is its final row
+        and the episode closes.
+
+        :param obs: (n_envs, *obs_shape) observations the agent acted on
+        :param action: (n_envs,) or (n_envs, 1) discrete actions taken
+        :param reward: (n_envs,) rewards received
+        :param terminated: (n_envs,) whether the episode terminated (MDP end) after this step
+        :param truncated: (n_envs,) whether the episode was truncated (time limit) after this step
+        :param next_obs: (n_envs, *obs_shape) true next observations; for a finished episode, the terminal
+            observation (``infos[i]["terminal_observation"]`` with SB3 VecEnvs), not the reset observation
+        """
+        n_envs = self.n_envs
+        obs_shape = (n_envs, *self.obs_shape)
+        obs = self._check_array("obs", obs, obs_shape)
+        next_obs = self._check_array("next_obs", next_obs, obs_shape)
+        action = np.asarray(action)
+        if action.shape == (n_envs, 1):
+            action = action.reshape(n_envs)
+        action = self._check_array("action", action, (n_envs,))
+        reward = self._check_array("reward", reward, (n_envs,)).astype(np.float32)
+        terminated = self._check_array("terminated", terminated, (n_envs,)).astype(bool)
+        truncated = self._check_array("truncated", truncated, (n_envs,)).astype(bool)
+
+        action_int = action.astype(np.int64)
+        if not np.array_equal(action_int, action) or np.any(action_int < 0) or np.any(action_int >= self.n_actions):
+            raise ValueError(
+                f"Invalid actions {action.tolist()}: expected integers in [0, {self.n_actions}) for {self.action_space}."
+            )
+
+        # Compare in the stored dtype so that e.g. float64 observations match their float32 copies
+        obs_stored = obs.astype(self.observations.dtype, copy=False)
+        next_obs_stored = next_obs.astype(self.observations.dtype, copy=False)
+        for env in range(n_envs):
+            row = int(self.open_rows[env])
+            if row >= 0 and not np.array_equal(self.observations[row], obs_stored[env], equal_nan=True):
+                raise ValueError(
+                    f"obs[{env}] differs from the last observation of env {env}'s open episode: pass the observation "
+                    "the agent acted on (the previous next_obs, or the reset observation after an episode ended), "
+                    "and call reset_open_episodes() after resetting the envs outside the collection loop."
+                )
+
+        for env in range(n_envs):
+            row = int(self.open_rows[env])
+            if row < 0:
+                episode_id = self.n_started_episodes
+                self.n_started_episodes += 1
+                row = self._write_row(obs_stored[env], env, episode_id, prev=-1)
+            else:
+                episode_id = int(self.open_episode_ids[env])
+            self.actions[row] = action_int[env]
+            self.rewards[row] = reward[env]
+            self.terminated[row] = terminated[env]
+            self.truncated[row] = truncated[env]
+            self.has_action[row] = True
+            new_row = self._write_row(next_obs_stored[env], env, episode_id, prev=row)
+            if terminated[env] or truncated[env]:
+                self.open_rows[env] = -1
+                self.open_episode_ids[env] = -1
+            else:
+                self.open_rows[env] = new_row
+                self.open_episode_ids[env] = episode_id
+
+    # ------------------------------------------------------------------ sampling
+
+    def _candidate_rows(self) -> np.ndarray:
+        """:return: Rows that can end a segment (they have a stored predecessor), oldest first."""
+        size = self.size()
+        if self.full:
+            # FIFO ring: the oldest row is the one about to be overwritten
+            by_age = np.concatenate((np.arange(self.pos, size), np.arange(0, self.pos)))
+        else:
+            by_age = np.arange(size)
+        return by_age[self.prev[by_age] >= 0]
+
+    def sample_segment_indices(
+        self,
+        batch_size: int,
+        sequence_length: int,
+        generator: np.random.Generator | None = None,
+    ) -> np.ndarray:
+        """
+        Draw segment end rows with the recency weights and follow ``prev`` links back from them.
+
+        :param batch_size: Number of segments ``B``
+        :param sequence_length: Number of rows per segment ``L``
+        :param generator: Random generator; ``None`` uses NumPy's global generator (seeded by SB3's ``set_random_seed``)
+        :return: (B, L) row indices, oldest first, -1 where the segment is padded
+        """
+        if int(batch_size) < 1 or int(sequence_length) < 1:
+            raise ValueError(
+                f"batch_size and sequence_length must be positive integers, got {batch_size} and {sequence_length}."
+            )
+        batch_size, sequence_length = int(batch_size), int(sequence_length)
+        candidates = self._candidate_rows()
+        n_candidates = len(candidates)
+        if n_candidates == 0:
+            raise ValueError(
+                "Cannot sample segments: the buffer holds no transition yet; collect more env steps "
+                "(e.g. increase learning_starts) before training."
+            )
+        rng = np.random if generator is None else generator
+
+        weights = self.sample_weights
+        if weights is None or n_candidates < len(weights):
+            # Too few rows to cut into parts (DIAMOND falls back to uniform as well)
+            picks = np.floor(rng.random(batch_size) * n_candidates).astype(np.int64)
+            picks = np.minimum(picks, n_candidates - 1)
+        else:
+            n_parts = len(weights)
+            part_size = n_candidates // n_parts
+            # Equal parts, the newest one takes the remainder (as DIAMOND)
+            starts = np.arange(n_parts, dtype=np.int64) * part_size
+            sizes = np.full(n_parts, part_size, dtype=np.int64)
+            sizes[-1] += n_candidates - n_parts * part_size
+            cumulative = np.cumsum(weights)
+            parts = np.searchsorted(cumulative, rng.random(batch_size) * cumulative[-1], side="right")
+            parts = np.minimum(parts, n_parts - 1)
+            offsets = np.floor(rng.random(batch_size) * sizes[parts]).astype(np.int64)
+            picks = starts[parts] + np.minimum(offsets, sizes[parts] - 1)
+
+        indices = np.full((batch_size, sequence_length), -1, dtype=np.int64)
+        indices[:, -1] = candidates[picks]
+        # One vectorised step back along the episode chains per segment position
+        for t in range(sequence_length - 2, -1, -1):
+            later = indices[:, t + 1]
+            indices[:, t] = np.where(later >= 0, self.prev[np.maximum(later, 0)], -1)
+        return indices
+
+    def get_segments(self, indices: np.ndarray) -> SegmentBatch:
+        """
+        Gather the rows of segments given by their indices.
+
+        :param indices: (B, L) row indices as returned by :meth:`sample_segment_indices`, -1 for padding
+        :return: The segments as torch tensors on the buffer's device, zeros where padded
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.ndim != 2:
+            raise ValueError(f"indices must have shape (batch_size, sequence_length), got {indices.shape}.")
+        mask = indices >= 0
+        safe = np.where(mask, indices, 0)
+        observations = self.observations[safe]
+        observations[~mask] = 0
+        has_action = self.has_action[safe] & mask
+
+        def to_tensor(array: np.ndarray) -> th.Tensor:
+            return th.as_tensor(array, device=self.device)
+
+        return SegmentBatch(
+            observations=to_tensor(observations),
+            actions=to_tensor(np.where(has_action, self.actions[safe], 0)),
+            rewards=to_tensor(np.where(has_action, self.rewards[safe], 0.0).astype(np.float32)),
+            terminated=to_tensor((self.terminated[safe] & has_action).astype(np.float32)),
+            truncated=to_tensor((self.truncated[safe] & has_action).astype(np.float32)),
+            mask=to_tensor(mask),
+            has_action=to_tensor(has_action),
+        )
+
+    def sample_segments(
+        self,
+        batch_size: int,
+        sequence_length: int,
+        generator: np.random.Generator | None = None,
+    ) -> SegmentBatch:
+        """
+        Sample segments of consecutive rows of one episode each, for world-model training.
+
+        End rows are drawn among rows with a stored predecessor in their episode (so each segment holds at least one
+        transition when ``sequence_length >= 2``), with the recency weights. A segment is the ``sequence_length``
+        rows ending at its end row, padded at the front (``mask`` False, zeros) where the episode's stored rows run out.
+
+        :param batch_size: Number of segments ``B``
+        :param sequence_length: Number of rows per segment ``L`` (JEDI: 4 conditioning frames + 1 target = 5)
+        :param generator: Random generator; ``None`` uses NumPy's global generator (seeded by SB3's ``set_random_seed``)
+        :return: The sampled segments
+        """
+        return self.get_segments(self.sample_segment_indices(batch_size, sequence_length, generator))

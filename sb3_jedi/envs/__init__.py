@@ -1,0 +1,19 @@
+"""Environments: the Atari100k protocol of DIAMOND / JEDI (64x64 RGB, frame skip 4, life loss ends training episodes)."""
+
+from sb3_jedi.envs.atari import (
+    ATARI100K_GAMES,
+    Atari100kPreprocessing,
+    TerminateOnLifeLoss,
+    make_atari100k_env,
+    make_atari100k_single_env,
+    resolve_atari_game,
+)
+
+__all__ = [
+    "ATARI100K_GAMES",
+    "Atari100kPreprocessing",
+    "TerminateOnLifeLoss",
+    "make_atari100k_env",
+    "make_atari100k_single_env",
+    "resolve_atari_game",
+]

@@ -1,0 +1,578 @@
+"""
+JEDI: a latent end-to-end diffusion world-model agent (arXiv 2505.19698) as a Stable-Baselines3 algorithm.
+
+One epoch of :meth:`JEDI.learn` (DIAMOND's loop): collect ``train_freq`` env steps with the current actor, then
+``gradient_steps`` world-model updates (denoiser + encoder + reward/termination model, decoder) and
+``actor_critic_gradient_steps`` actor-critic updates in imagination. The first epoch, after ``learning_starts`` random
+steps, is longer.
+"""
+
+from collections import defaultdict
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.base_class import maybe_make_env
+from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.noise import ActionNoise
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.save_util import load_from_pkl
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, RolloutReturn, Schedule, TrainFreq
+from stable_baselines3.common.utils import should_collect_more_steps
+from stable_baselines3.common.vec_env import VecEnv
+from torch.nn.utils import clip_grad_norm_
+
+from sb3_jedi.actor_critic_loss import actor_critic_loss
+from sb3_jedi.buffers import EpisodeReplayBuffer
+from sb3_jedi.imagination import imagine, replay_values
+from sb3_jedi.policies import CnnPolicy, JEDIPolicy, MlpPolicy, check_spaces
+
+__all__ = ["ATARI_DEFAULTS", "JEDI", "VECTOR_DEFAULTS"]
+
+SelfJEDI = TypeVar("SelfJEDI", bound="JEDI")
+
+# The paper's Atari100k setting (JEDI, inheriting DIAMOND's schedule), defaults of CnnPolicy.
+ATARI_DEFAULTS: dict[str, Any] = {
+    "learning_rate": 1e-4,
+    "buffer_size": 100_000,
+    "learning_starts": 5_000,
+    "batch_size": 32,
+    "gamma": 0.985,
+    "gae_lambda": 0.95,
+    "ent_coef": 1e-3,
+    "train_freq": 100,
+    "gradient_steps": 400,
+    "actor_critic_gradient_steps": 400,
+    "first_epoch_gradient_steps": 10_000,
+    "first_epoch_actor_critic_gradient_steps": 5_000,
+    "imagination_horizon": 15,
+    "unroll_steps": 1,
+    "exploration_epsilon": 0.01,
+    "lr_warmup_steps": 100,
+    "world_model_max_grad_norm": 1.0,
+    "reward_end_max_grad_norm": 100.0,
+    "actor_critic_max_grad_norm": 100.0,
+    "sample_weights": (0.1, 0.1, 0.1, 0.7),
+    "sample_reward_end": True,
+    "return_normalization": False,
+    "target_critic_tau": None,
+}
+
+# Small, fast settings for vector observations (CartPole-sized tasks on a CPU), defaults of MlpPolicy.
+VECTOR_DEFAULTS: dict[str, Any] = {
+    **ATARI_DEFAULTS,
+    "learning_rate": 3e-4,
+    "learning_starts": 1_000,
+    "batch_size": 128,
+    "gamma": 0.99,
+    "train_freq": 100,
+    "gradient_steps": 100,
+    "actor_critic_gradient_steps": 50,
+    "first_epoch_gradient_steps": 1_000,
+    "first_epoch_actor_critic_gradient_steps": 200,
+    "sample_reward_end": False,
+    "return_normalization": True,
+    "target_critic_tau": 0.02,
+}
+
+
+class JEDI(OffPolicyAlgorithm):
+    """
+    JEDI: Joint Embedding DIffusion world-model agent (Latent End-to-end Diffusion Mitigates Agent-Human Performance
+    Asymmetry in Model-Based RL, arXiv 2505.19698), following DIAMOND (Alonso et al., NeurIPS 2024).
+
+    Arguments left to ``None`` take the policy's defaults: the paper's Atari100k setting for ``CnnPolicy``
+    (:data:`ATARI_DEFAULTS`) and small, fast settings for ``MlpPolicy`` (:data:`VECTOR_DEFAULTS`).
+
+    :param policy: ``"CnnPolicy"``, ``"MlpPolicy"`` or a :class:`~sb3_jedi.policies.JEDIPolicy` subclass
+    :param env: the environment to learn from (if registered in Gym, can be str)
+    :param learning_rate: learning rate of every component, constant or a schedule of the remaining progress
+        (paper: 1e-4; the encoder's is scaled by ``policy_kwargs["encoder_lr_scale"]``, paper: 0.3)
+    :param buffer_size: replay capacity in frames (Atari100k: 100k, the whole run)
+    :param learning_starts: random-action steps collected before the first training epoch (DIAMOND: 5k)
+    :param batch_size: segments per world-model and actor-critic update (paper: 32)
+    :param gamma: discount factor of the imagined returns (paper: 0.985)
+    :param train_freq: env steps collected per epoch (DIAMOND: 100), int or tuple ``(n, "step")``
+    :param gradient_steps: world-model updates per epoch (DIAMOND: 400); ``-1``: as many as env steps collected
+    :param gae_lambda: lambda of the lambda-returns (paper: 0.95)
+    :param ent_coef: weight of the entropy bonus (paper: 0.001)
+    :param actor_critic_gradient_steps: actor-critic updates per epoch (DIAMOND: 400); ``-1``: same as ``gradient_steps``
+    :param first_epoch_gradient_steps: world-model updates of the first epoch (DIAMOND: 10k)
+    :param first_epoch_actor_critic_gradient_steps: actor-critic updates of the first epoch (DIAMOND: 5k)
+    :param imagination_horizon: imagined steps per actor-critic update (paper: 15)
+    :param unroll_steps: denoiser steps unrolled per training segment (DIAMOND: 1); with more than one, JEDI's random
+        switching (``policy_kwargs["random_switching_prob"]``) applies
+    :param exploration_epsilon: probability of a uniformly random action while collecting (DIAMOND: 0.01)
+    :param lr_warmup_steps: linear learning-rate warm-up, in updates, of each optimiser (DIAMOND: 100)
+    :param world_model_max_grad_norm: gradient-norm clip of the encoder, denoiser and decoder (DIAMOND: 1)
+    :param reward_end_max_grad_norm: gradient-norm clip of the reward/termination model (DIAMOND: 100)
+    :param actor_critic_max_grad_norm: gradient-norm clip of the actor-critic (DIAMOND: 100)
+    :param sample_weights: recency weights of replay sampling over the buffer's age quantiles (DIAMOND:
+        [0.1, 0.1, 0.1, 0.7]); ``None`` samples uniformly
+    :param sample_reward_end: sample imagined rewards and terminations (DIAMOND) rather than using their expectation
+    :param return_normalization: scale advantages by the 5-95 percentile range of the returns (DreamerV3), floor 1
+    :param target_critic_tau: if set, bootstrap the returns with a slow copy of the critic updated by Polyak averaging
+        with this rate (paper: not used)
+    :param stats_window_size: window size of the rollout logging (episodes)
+    :param tensorboard_log: TensorBoard log directory (None: no logging)
+    :param policy_kwargs: keyword arguments of the policy (network sizes, EDM and sampler options)
+    :param verbose: 0 no output, 1 info, 2 debug
+    :param seed: seed of the pseudo-random generators
+    :param device: ``"cpu"``, ``"cuda"`` or ``"auto"``
+    :param _init_setup_model: whether to build the networks on creation
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"CnnPolicy": CnnPolicy, "MlpPolicy": MlpPolicy}
+    policy: JEDIPolicy
+    replay_buffer: EpisodeReplayBuffer  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        policy: str | type[JEDIPolicy],
+        env: GymEnv | str | None,
+        learning_rate: float | Schedule | None = None,
+        buffer_size: int | None = None,
+        learning_starts: int | None = None,
+        batch_size: int | None = None,
+        gamma: float | None = None,
+        train_freq: int | tuple[int, str] | None = None,
+        gradient_steps: int | None = None,
+        gae_lambda: float | None = None,
+        ent_coef: float | None = None,
+        actor_critic_gradient_steps: int | None = None,
+        first_epoch_gradient_steps: int | None = None,
+        first_epoch_actor_critic_gradient_steps: int | None = None,
+        imagination_horizon: int | None = None,
+        unroll_steps: int | None = None,
+        exploration_epsilon: float | None = None,
+        lr_warmup_steps: int | None = None,
+        world_model_max_grad_norm: float | None = None,
+        reward_end_max_grad_norm: float | None = None,
+        actor_critic_max_grad_norm: float | None = None,
+        sample_weights: tuple[float, ...] | list[float] | str | None = "default",
+        sample_reward_end: bool | None = None,
+        return_normalization: bool | None = None,
+        target_critic_tau: float | str | None = "default",
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        _init_setup_model: bool = True,
+    ) -> None:
+        policy_class = self.policy_aliases.get(policy, policy) if isinstance(policy, str) else policy
+        if isinstance(policy, str) and policy not in self.policy_aliases:
+            raise ValueError(f"Unknown policy {policy!r} for JEDI: use one of {sorted(self.policy_aliases)}.")
+        defaults = VECTOR_DEFAULTS if issubclass(policy_class, MlpPolicy) else ATARI_DEFAULTS  # type: ignore[arg-type]
+        given = {
+            "learning_rate": learning_rate,
+            "buffer_size": buffer_size,
+            "learning_starts": learning_starts,
+            "batch_size": batch_size,
+            "gamma": gamma,
+            "train_freq": train_freq,
+            "gradient_steps": gradient_steps,
+            "gae_lambda": gae_lambda,
+            "ent_coef": ent_coef,
+            "actor_critic_gradient_steps": actor_critic_gradient_steps,
+            "first_epoch_gradient_steps": first_epoch_gradient_steps,
+            "first_epoch_actor_critic_gradient_steps": first_epoch_actor_critic_gradient_steps,
+            "imagination_horizon": imagination_horizon,
+            "unroll_steps": unroll_steps,
+            "exploration_epsilon": exploration_epsilon,
+            "lr_warmup_steps": lr_warmup_steps,
+            "world_model_max_grad_norm": world_model_max_grad_norm,
+            "reward_end_max_grad_norm": reward_end_max_grad_norm,
+            "actor_critic_max_grad_norm": actor_critic_max_grad_norm,
+            "sample_reward_end": sample_reward_end,
+            "return_normalization": return_normalization,
+        }
+        hp = {key: defaults[key] if value is None else value for key, value in given.items()}
+        # These two accept None as a real value, so "default" marks "not given".
+        hp["sample_weights"] = defaults["sample_weights"] if sample_weights == "default" else sample_weights
+        hp["target_critic_tau"] = defaults["target_critic_tau"] if target_critic_tau == "default" else target_critic_tau
+
+        if env is not None:
+            env = maybe_make_env(env, verbose)
+            check_spaces(env.observation_space, env.action_space, image_policy=not issubclass(policy_class, MlpPolicy))
+
+        super().__init__(
+            policy,
+            env,
+            learning_rate=hp["learning_rate"],
+            buffer_size=hp["buffer_size"],
+            learning_starts=hp["learning_starts"],
+            batch_size=hp["batch_size"],
+            tau=1.0,
+            gamma=hp["gamma"],
+            train_freq=hp["train_freq"],
+            gradient_steps=hp["gradient_steps"],
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            device=device,
+            seed=seed,
+            supported_action_spaces=None,
+            support_multi_env=True,
+            sde_support=False,
+        )
+        self.gae_lambda = float(hp["gae_lambda"])
+        self.ent_coef = float(hp["ent_coef"])
+        self.actor_critic_gradient_steps = int(hp["actor_critic_gradient_steps"])
+        self.first_epoch_gradient_steps = int(hp["first_epoch_gradient_steps"])
+        self.first_epoch_actor_critic_gradient_steps = int(hp["first_epoch_actor_critic_gradient_steps"])
+        self.imagination_horizon = int(hp["imagination_horizon"])
+        self.unroll_steps = int(hp["unroll_steps"])
+        self.exploration_epsilon = float(hp["exploration_epsilon"])
+        self.lr_warmup_steps = int(hp["lr_warmup_steps"])
+        self.world_model_max_grad_norm = float(hp["world_model_max_grad_norm"])
+        self.reward_end_max_grad_norm = float(hp["reward_end_max_grad_norm"])
+        self.actor_critic_max_grad_norm = float(hp["actor_critic_max_grad_norm"])
+        self.sample_weights = None if hp["sample_weights"] is None else tuple(float(w) for w in hp["sample_weights"])
+        self.sample_reward_end = bool(hp["sample_reward_end"])
+        self.return_normalization = bool(hp["return_normalization"])
+        self.target_critic_tau = None if hp["target_critic_tau"] is None else float(hp["target_critic_tau"])
+        self._validate_hyperparameters()
+
+        self._n_train_calls = 0
+        self._world_model_updates = 0
+        self._actor_critic_updates = 0
+        self._last_rnn_state: tuple[th.Tensor, th.Tensor] | None = None
+        self._sampling_rng = np.random.default_rng(seed)
+        if _init_setup_model:
+            self._setup_model()
+
+    def _validate_hyperparameters(self) -> None:
+        checks = {
+            "batch_size": self.batch_size >= 1,
+            "imagination_horizon": self.imagination_horizon >= 1,
+            "unroll_steps": self.unroll_steps >= 1,
+            "exploration_epsilon": 0.0 <= self.exploration_epsilon <= 1.0,
+            "gamma": 0.0 <= self.gamma <= 1.0,
+            "gae_lambda": 0.0 <= self.gae_lambda <= 1.0,
+            "lr_warmup_steps": self.lr_warmup_steps >= 0,
+            "first_epoch_gradient_steps": self.first_epoch_gradient_steps >= 0,
+            "first_epoch_actor_critic_gradient_steps": self.first_epoch_actor_critic_gradient_steps >= 0,
+            "target_critic_tau": self.target_critic_tau is None or 0.0 < self.target_critic_tau <= 1.0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
+            raise ValueError(
+                f"Invalid JEDI hyper-parameters: {values}. Batch size, horizon and unroll steps must be >= 1, "
+                "probabilities and discounts in [0, 1], step counts >= 0, target_critic_tau in (0, 1] or None."
+            )
+
+    def _setup_model(self) -> None:
+        self._setup_lr_schedule()
+        self.set_random_seed(self.seed)
+        self.replay_buffer = EpisodeReplayBuffer(
+            self.buffer_size,
+            self.observation_space,
+            self.action_space,
+            device=self.device,
+            n_envs=self.n_envs,
+            sample_weights=self.sample_weights,
+        )
+        self.policy = self.policy_class(  # type: ignore[assignment]
+            self.observation_space, self.action_space, self.lr_schedule, **self.policy_kwargs
+        )
+        self.policy = self.policy.to(self.device)
+        self._convert_train_freq()
+
+    # Saving ----------------------------------------------------------------------------------------------------
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_last_rnn_state"]
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        return ["policy", "policy.world_model_optimizer", "policy.actor_critic_optimizer"], []
+
+    def load_replay_buffer(self, path: Any, truncate_last_traj: bool = True) -> None:
+        """
+        Load a replay buffer saved with :meth:`save_replay_buffer`.
+
+        :param path: path (or file object) of the pickled buffer
+        :param truncate_last_traj: unused (kept for SB3's signature); episodes still open in the saved buffer are
+            continued only when learning resumes with ``reset_num_timesteps=False`` on the same envs
+        """
+        buffer = load_from_pkl(path, self.verbose)
+        if not isinstance(buffer, EpisodeReplayBuffer):
+            raise ValueError(
+                f"{path} holds a {type(buffer).__name__}, not a JEDI EpisodeReplayBuffer: load a buffer saved by "
+                "JEDI.save_replay_buffer()."
+            )
+        buffer.device = self.device
+        self.replay_buffer = buffer
+
+    # Acting ----------------------------------------------------------------------------------------------------
+
+    def predict(  # type: ignore[override]
+        self,
+        observation: np.ndarray,
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """
+        Actions for observations, keeping the actor's recurrent state (as sb3-contrib's ``RecurrentPPO``): pass back
+        the returned ``state`` and the envs' ``episode_start`` flags at the next call; ``state=None`` starts from zeros.
+
+        :param observation: the input observation(s)
+        :param state: the recurrent state returned by the previous call
+        :param episode_start: (n_envs,) whether each env starts a new episode (its state is reset)
+        :param deterministic: most likely action (True) or a sample of the policy
+        :return: actions and the next recurrent state
+        """
+        return self.policy.predict(observation, state, episode_start, deterministic)
+
+    def _setup_learn(
+        self,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        reset_num_timesteps: bool = True,
+        tb_log_name: str = "run",
+        progress_bar: bool = False,
+    ) -> tuple[int, BaseCallback]:
+        envs_reset = reset_num_timesteps or self._last_obs is None
+        result = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
+        if envs_reset or self._last_rnn_state is None:
+            assert self.env is not None
+            h, c = self.policy.actor_critic.initial_state(self.env.num_envs, self.device)
+            self._last_rnn_state = (h, c)
+        if envs_reset:
+            # The envs were reset: episodes the buffer had open can no longer continue.
+            self.replay_buffer.reset_open_episodes()
+        return result
+
+    def _sample_collection_actions(self, learning_starts: int, n_envs: int) -> np.ndarray:
+        """Actions while collecting: random before ``learning_starts``, then the actor with epsilon-greedy noise."""
+        if self.num_timesteps < learning_starts:
+            return np.array([self.action_space.sample() for _ in range(n_envs)])
+        assert self._last_obs is not None and self._last_rnn_state is not None
+        obs = th.as_tensor(self._last_obs, device=self.device)
+        actions_t, _, self._last_rnn_state = self.policy.act(obs, self._last_rnn_state, deterministic=False)
+        actions = actions_t.cpu().numpy()
+        random_mask = np.random.random_sample(n_envs) < self.exploration_epsilon
+        if random_mask.any():
+            actions[random_mask] = [self.action_space.sample() for _ in range(int(random_mask.sum()))]
+        return actions
+
+    def collect_rollouts(  # type: ignore[override]
+        self,
+        env: VecEnv,
+        callback: BaseCallback,
+        train_freq: TrainFreq,
+        replay_buffer: EpisodeReplayBuffer,
+        action_noise: ActionNoise | None = None,
+        learning_starts: int = 0,
+        log_interval: int | None = None,
+    ) -> RolloutReturn:
+        """
+        Collect ``train_freq`` steps into the episodic buffer, keeping the actor's recurrent state across steps (and
+        resetting it where an episode ends). Callbacks see SB3's usual locals (``new_obs``, ``rewards``, ``dones``,
+        ``infos``, ``actions``).
+        """
+        self.policy.set_training_mode(False)
+        num_collected_steps, num_collected_episodes = 0, 0
+        if not isinstance(env, VecEnv):
+            raise ValueError("JEDI.collect_rollouts needs a VecEnv (SB3 wraps envs passed to the constructor).")
+        callback.on_rollout_start()
+        continue_training = True
+        while should_collect_more_steps(train_freq, num_collected_steps, num_collected_episodes):
+            actions = self._sample_collection_actions(learning_starts, env.num_envs)
+            new_obs, rewards, dones, infos = env.step(actions)
+            self.num_timesteps += env.num_envs
+            num_collected_steps += 1
+
+            callback.update_locals(locals())
+            if not callback.on_step():
+                return RolloutReturn(num_collected_steps * env.num_envs, num_collected_episodes, continue_training=False)
+
+            self._update_info_buffer(infos, dones)
+            self._store_transition(replay_buffer, actions, new_obs, rewards, dones, infos)  # type: ignore[arg-type]
+            self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
+            self._reset_finished_rnn_states(dones)
+            self._on_step()
+
+            for done in dones:
+                if done:
+                    num_collected_episodes += 1
+                    self._episode_num += 1
+                    if log_interval is not None and self._episode_num % log_interval == 0:
+                        self.dump_logs()
+        callback.on_rollout_end()
+        return RolloutReturn(num_collected_steps * env.num_envs, num_collected_episodes, continue_training)
+
+    def _reset_finished_rnn_states(self, dones: np.ndarray) -> None:
+        assert self._last_rnn_state is not None
+        keep = th.as_tensor(1.0 - dones.astype(np.float32), device=self.device).reshape(-1, 1)
+        self._last_rnn_state = (self._last_rnn_state[0] * keep, self._last_rnn_state[1] * keep)
+
+    def _store_transition(  # type: ignore[override]
+        self,
+        replay_buffer: ReplayBuffer | EpisodeReplayBuffer,
+        buffer_action: np.ndarray,
+        new_obs: np.ndarray,
+        reward: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict[str, Any]],
+    ) -> None:
+        # Store the unnormalised data, and the true last observation of finished episodes (VecEnvs auto-reset).
+        if self._vec_normalize_env is not None:
+            obs = self._vec_normalize_env.unnormalize_obs(self._last_obs)  # type: ignore[arg-type]
+            new_obs_ = self._vec_normalize_env.get_original_obs()
+            reward_ = self._vec_normalize_env.get_original_reward()
+        else:
+            obs, new_obs_, reward_ = self._last_obs, new_obs, reward
+        next_obs = np.array(new_obs_, copy=True)
+        truncated = np.array([bool(info.get("TimeLimit.truncated", False)) for info in infos]) & dones
+        for i, done in enumerate(dones):
+            if done and infos[i].get("terminal_observation") is not None:
+                terminal = infos[i]["terminal_observation"]
+                if self._vec_normalize_env is not None:
+                    terminal = self._vec_normalize_env.unnormalize_obs(terminal)
+                next_obs[i] = terminal
+        replay_buffer.add(  # type: ignore[call-arg]
+            obs,
+            np.asarray(buffer_action),
+            np.asarray(reward_, dtype=np.float32),
+            dones & ~truncated,
+            truncated,
+            next_obs,
+        )
+        self._last_obs = new_obs
+
+    # Training --------------------------------------------------------------------------------------------------
+
+    def _set_learning_rates(self, optimizer: th.optim.Optimizer, n_updates: int) -> float:
+        lr = self.lr_schedule(self._current_progress_remaining)
+        if self.lr_warmup_steps > 0:
+            lr *= min(1.0, (n_updates + 1) / self.lr_warmup_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr * group.get("lr_scale", 1.0)
+        return lr
+
+    def _clip_gradients(self, optimizer: th.optim.Optimizer) -> dict[str, float]:
+        norms = {}
+        for group in optimizer.param_groups:
+            name = group.get("name", "params")
+            if name == "reward_end":
+                max_norm = self.reward_end_max_grad_norm
+            elif name == "actor_critic":
+                max_norm = self.actor_critic_max_grad_norm
+            else:
+                max_norm = self.world_model_max_grad_norm
+            norms[f"{name}_grad_norm"] = float(clip_grad_norm_(group["params"], max_norm))
+        return norms
+
+    def train_world_model(self, batch_size: int) -> dict[str, float]:
+        """One update of the world model (encoder, denoiser, reward/termination model, decoder)."""
+        world_model = self.policy.world_model
+        denoiser_batch = self.replay_buffer.sample_segments(
+            batch_size, world_model.n_cond_steps + self.unroll_steps, self._sampling_rng
+        )
+        reward_end_batch = self.replay_buffer.sample_segments(
+            batch_size, world_model.n_cond_steps + self.imagination_horizon, self._sampling_rng
+        )
+        optimizer = self.policy.world_model_optimizer
+        self._set_learning_rates(optimizer, self._world_model_updates)
+        loss = world_model.compute_loss(denoiser_batch, reward_end_batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.total.backward()
+        logs = {**loss.logs, **self._clip_gradients(optimizer)}
+        optimizer.step()
+        self._world_model_updates += 1
+        return logs
+
+    def train_actor_critic(self, batch_size: int) -> dict[str, float]:
+        """One actor-critic update on a batch of imagined trajectories."""
+        policy = self.policy
+        batch = self.replay_buffer.sample_segments(batch_size, policy.world_model.n_cond_steps, self._sampling_rng)
+        trajectory = imagine(
+            policy.world_model, policy.actor_critic, batch, self.imagination_horizon, sample_reward_end=self.sample_reward_end
+        )
+        if self.target_critic_tau is not None:
+            bootstrap = replay_values(policy.actor_critic_target, trajectory)[:, 1:]
+        else:
+            bootstrap = trajectory.next_values
+        losses = actor_critic_loss(
+            trajectory.log_probs,
+            trajectory.entropies,
+            trajectory.values,
+            trajectory.rewards,
+            trajectory.ends,
+            bootstrap,
+            gamma=self.gamma,
+            lambda_=self.gae_lambda,
+            ent_coef=self.ent_coef,
+            return_scaler=policy.return_scaler if self.return_normalization else None,
+        )
+        optimizer = policy.actor_critic_optimizer
+        self._set_learning_rates(optimizer, self._actor_critic_updates)
+        optimizer.zero_grad(set_to_none=True)
+        losses.total.backward()
+        logs = {**losses.logs, **self._clip_gradients(optimizer)}
+        optimizer.step()
+        if self.target_critic_tau is not None:
+            policy.update_target_critic(self.target_critic_tau)
+        self._actor_critic_updates += 1
+        return logs
+
+    def train(self, gradient_steps: int, batch_size: int = 32) -> None:
+        """
+        One training epoch: world-model updates, then actor-critic updates in imagination. The first epoch runs
+        ``first_epoch_gradient_steps`` and ``first_epoch_actor_critic_gradient_steps`` updates instead (DIAMOND).
+        """
+        self.policy.set_training_mode(True)
+        first_epoch = self._n_train_calls == 0
+        world_model_steps = self.first_epoch_gradient_steps if first_epoch else gradient_steps
+        if first_epoch:
+            actor_critic_steps = self.first_epoch_actor_critic_gradient_steps
+        elif self.actor_critic_gradient_steps < 0:
+            actor_critic_steps = gradient_steps
+        else:
+            actor_critic_steps = self.actor_critic_gradient_steps
+        logs: dict[str, list[float]] = defaultdict(list)
+        for _ in range(world_model_steps):
+            for key, value in self.train_world_model(batch_size).items():
+                logs[key].append(value)
+        for _ in range(actor_critic_steps):
+            for key, value in self.train_actor_critic(batch_size).items():
+                logs[key].append(value)
+        self.policy.set_training_mode(False)
+        self._n_train_calls += 1
+        self._n_updates += world_model_steps + actor_critic_steps
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/world_model_updates", self._world_model_updates)
+        self.logger.record("train/actor_critic_updates", self._actor_critic_updates)
+        self.logger.record("train/learning_rate", self.lr_schedule(self._current_progress_remaining))
+        for key, values in logs.items():
+            self.logger.record(f"train/{key}", float(np.mean(values)))
+
+    def learn(
+        self: SelfJEDI,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 4,
+        tb_log_name: str = "JEDI",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfJEDI:
+        return super().learn(
+            total_timesteps=total_timesteps,
+            callback=callback,
+            log_interval=log_interval,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )
+
+    def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
+        """Set a new environment (same spaces); its episodes start afresh, so the recurrent state is reset."""
+        super().set_env(env, force_reset)
+        self._last_rnn_state = None

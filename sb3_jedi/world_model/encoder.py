@@ -1,0 +1,158 @@
+"""
+Observation encoders E of the JEDI world model.
+
+JEDI (arXiv 2505.19698) encodes each frame into a small latent that the diffusion world model
+predicts. The encoder has no loss of its own: it is trained end to end by the denoising loss
+(through the conditioning latents) and the reward/termination loss. Its output is soft-clamped
+with ``tanh(z / 3) * 3`` (paper) so the latent scale cannot drift without bound.
+
+- :class:`CnnEncoder`: images ``(B, 3, 64, 64)`` in [-1, 1] -> latents ``(B, 16, 8, 8)``.
+- :class:`MlpEncoder`: vector observations ``(B, obs_dim)`` -> flat latents ``(B, latent_dim)``.
+"""
+
+from collections.abc import Sequence
+
+import torch as th
+from torch import nn
+from torch.nn import functional as F
+
+from sb3_jedi.world_model.layers import Downsample2d, NormMlp, ResBlock2d, group_norm_groups, soft_clamp
+
+__all__ = ["CnnEncoder", "MlpEncoder"]
+
+
+class CnnEncoder(nn.Module):
+    """
+    Convolutional encoder: ``(B, C, H, W)`` images in [-1, 1] -> ``(B, channels[-1], H / 2**n, W / 2**n)`` latents.
+
+    Layout (JEDI paper: 4 conv stages, channels [32, 32, 32, 16], downsampling after the first three):
+    a 3x3 input convolution, then one residual block per stage, each of the first ``n_downsamples``
+    stages followed by a learned stride-2 convolution (DIAMOND's downsampling, chosen over average
+    pooling so thin sprites are not blurred away), then GroupNorm + SiLU + 3x3 convolution and the
+    soft clamp. 64x64 RGB -> 16x8x8.
+
+    :param in_channels: image channels
+    :param image_size: ``(H, W)`` of the input images; both must be divisible by ``2**n_downsamples``
+    :param channels: channels of each stage; the last one is the number of latent channels
+    :param n_downsamples: number of 2x downsamplings, after the first ``n_downsamples`` stages
+        (at most ``len(channels) - 1`` so the last stage works at the latent resolution)
+    :param latent_clamp: bound of the soft clamp ``tanh(z / b) * b`` (paper: 3); ``None`` disables it
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        image_size: tuple[int, int] = (64, 64),
+        channels: Sequence[int] = (32, 32, 32, 16),
+        n_downsamples: int = 3,
+        latent_clamp: float | None = 3.0,
+    ) -> None:
+        super().__init__()
+        channels = list(channels)
+        if len(channels) == 0 or min(channels) < 1:
+            raise ValueError(f"CnnEncoder needs at least one stage of positive channels, got channels={channels}.")
+        if not 0 <= n_downsamples < len(channels):
+            raise ValueError(
+                f"n_downsamples={n_downsamples} must be in [0, {len(channels) - 1}] for {len(channels)} stages: "
+                "the encoder downsamples after each stage but the last."
+            )
+        if len(image_size) != 2:
+            raise ValueError(f"image_size must be (H, W), got {image_size}.")
+        self.factor = 2**n_downsamples
+        _check_image_size(tuple(image_size), self.factor)
+        self.in_channels = in_channels
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.latent_clamp = latent_clamp
+
+        self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
+        stages: list[nn.Module] = []
+        last = channels[0]
+        for i, width in enumerate(channels):
+            stages.append(ResBlock2d(last, width))
+            if i < n_downsamples:
+                stages.append(Downsample2d(width))
+            last = width
+        self.stages = nn.Sequential(*stages)
+        # The residual stream is unnormalised: a closing norm + conv gives the latent a well-defined scale.
+        self.norm_out = nn.GroupNorm(group_norm_groups(last), last)
+        self.conv_out = nn.Conv2d(last, last, 3, padding=1)
+        self._latent_shape = (last, self.image_size[0] // self.factor, self.image_size[1] // self.factor)
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """Shape ``(C, H, W)`` of one latent (without the batch dimension)."""
+        return self._latent_shape
+
+    def forward(self, obs: th.Tensor) -> th.Tensor:
+        """
+        :param obs: images ``(B, C, H, W)``, float in [-1, 1]
+        :return: latents ``(B, *latent_shape)``, each entry in ``(-latent_clamp, latent_clamp)``
+        """
+        if obs.ndim != 4 or obs.shape[1] != self.in_channels:
+            raise ValueError(
+                f"CnnEncoder expects images of shape (B, {self.in_channels}, H, W) (channels first), got {tuple(obs.shape)}."
+            )
+        size = (obs.shape[2], obs.shape[3])
+        _check_image_size(size, self.factor)
+        if size != self.image_size:
+            raise ValueError(
+                f"CnnEncoder was built for {self.image_size[0]}x{self.image_size[1]} images, got "
+                f"{size[0]}x{size[1]}: resize the observations or build it with image_size={size}."
+            )
+        x = self.stages(self.conv_in(obs))
+        z = self.conv_out(F.silu(self.norm_out(x)))
+        return soft_clamp(z, self.latent_clamp)
+
+
+def _check_image_size(size: tuple[int, ...], factor: int) -> None:
+    bad = [s for s in size if s < factor or s % factor != 0]
+    if bad:
+        nearest = sorted({max(factor, factor * (bad[0] // factor)), factor * (bad[0] // factor + 1)})
+        raise ValueError(
+            f"Image size {size[0]}x{size[1]} cannot be encoded: H and W must be positive multiples of {factor} "
+            f"(2**n_downsamples), e.g. {' or '.join(map(str, nearest))} instead of {bad[0]}; "
+            "resize the observations (DIAMOND protocol: 64x64) or change n_downsamples."
+        )
+
+
+class MlpEncoder(nn.Module):
+    """
+    MLP encoder for vector observations: ``(B, obs_dim)`` -> ``(B, latent_dim)``, soft-clamped.
+
+    Our extension for ``MlpPolicy`` (the JEDI paper only treats images): hidden layers
+    ``Linear -> LayerNorm -> SiLU``, a linear output, then the paper's soft clamp.
+
+    :param obs_dim: observation dimension
+    :param latent_dim: latent dimension
+    :param hidden_sizes: widths of the hidden layers
+    :param latent_clamp: bound of the soft clamp ``tanh(z / b) * b`` (paper: 3); ``None`` disables it
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        latent_dim: int = 16,
+        hidden_sizes: Sequence[int] = (128, 128),
+        latent_clamp: float | None = 3.0,
+    ) -> None:
+        super().__init__()
+        if obs_dim < 1 or latent_dim < 1:
+            raise ValueError(f"obs_dim and latent_dim must be positive, got {obs_dim} and {latent_dim}.")
+        self.obs_dim = obs_dim
+        self.latent_dim = latent_dim
+        self.latent_clamp = latent_clamp
+        self.net = NormMlp(obs_dim, hidden_sizes, latent_dim)
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """Shape ``(latent_dim,)`` of one latent (without the batch dimension)."""
+        return (self.latent_dim,)
+
+    def forward(self, obs: th.Tensor) -> th.Tensor:
+        """
+        :param obs: observations ``(B, obs_dim)``
+        :return: latents ``(B, latent_dim)``, each entry in ``(-latent_clamp, latent_clamp)``
+        """
+        if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
+            raise ValueError(f"MlpEncoder expects observations of shape (B, {self.obs_dim}), got {tuple(obs.shape)}.")
+        return soft_clamp(self.net(obs), self.latent_clamp)

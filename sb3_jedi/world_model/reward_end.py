@@ -1,0 +1,213 @@
+"""
+Reward / termination model of the world model (JEDI paper, DIAMOND).
+
+For each transition ``(s_t, a_t, s_{t+1})`` a trunk encodes ``concat(s_t, s_{t+1})`` conditioned on
+``a_t``; an LSTM runs over time and a head predicts two categorical distributions:
+
+- reward: ``sign(r_t)`` in {-1, 0, 1} mapped to classes {0, 1, 2} (``sign(r) + 1``);
+- end: {0: continue, 1: episode ended}.
+
+States are whatever the world model diffuses: JEDI latents ``(16, 8, 8)``, pixels ``(3, 64, 64)``
+for a pixel baseline, or flat latents ``(D,)``. 3-D states use a convolutional trunk with AdaGN
+conditioning on an action embedding; 1-D states an MLP trunk over ``concat(s_t, s_{t+1}, emb(a_t))``.
+"""
+
+import warnings
+from collections.abc import Sequence
+
+import torch as th
+from torch import nn
+from torch.nn import functional as F
+
+from sb3_jedi.world_model.layers import Downsample2d, NormMlp, ResBlock2d, group_norm_groups
+
+__all__ = ["N_END_CLASSES", "N_REWARD_CLASSES", "RewardEndModel", "check_state_shape", "init_lstm"]
+
+N_REWARD_CLASSES = 3
+N_END_CLASSES = 2
+# Stop downsampling once the feature map is this small: the LSTM input stays C * 4 * 4 or so.
+_MIN_SPATIAL = 4
+# Above this many LSTM inputs the LSTM alone holds >= 4 * 512 * 8192 ~ 17M weights: almost surely a mistake.
+_LARGE_LSTM_INPUT = 8192
+
+
+def init_lstm(lstm: nn.LSTM | nn.LSTMCell) -> None:
+    """
+    Initialise an LSTM as DIAMOND does: Xavier input weights, orthogonal recurrent weights, zero biases
+    except a forget-gate bias of 1 (so the cell remembers by default at the start of training).
+
+    :param lstm: the ``nn.LSTM`` or ``nn.LSTMCell`` to initialise in place
+    """
+    for name, param in lstm.named_parameters():
+        if "weight_ih" in name:
+            nn.init.xavier_uniform_(param)
+        elif "weight_hh" in name:
+            nn.init.orthogonal_(param)
+        elif "bias" in name:
+            nn.init.zeros_(param)
+            if "bias_ih" in name:
+                # Gate order (input, forget, cell, output): the forget gate is the second quarter.
+                n = param.shape[0] // 4
+                nn.init.ones_(param[n : 2 * n])
+
+
+def check_state_shape(state_shape: Sequence[int], owner: str) -> tuple[int, ...]:
+    """Validate a state shape: ``(C, H, W)`` or ``(D,)`` with positive sizes."""
+    shape = tuple(int(s) for s in state_shape)
+    if len(shape) not in (1, 3) or min(shape) < 1:
+        raise ValueError(
+            f"{owner} takes states of shape (C, H, W) (latents or images) or (D,) (vectors), got state_shape={shape}."
+        )
+    return shape
+
+
+class RewardEndModel(nn.Module):
+    """
+    Recurrent reward / termination predictor over state transitions (DIAMOND's reward/end model, JEDI paper).
+
+    3-D states: a 3x3 input convolution over ``concat(s_t, s_{t+1})`` (``2C`` channels), then one stage
+    per entry of ``channels``, each of ``depth`` residual blocks with AdaGN conditioned on an embedding
+    of ``a_t``; every stage after the first starts with a stride-2 downsampling while the feature map is
+    larger than 4x4. A closing GroupNorm + SiLU, then the map is flattened into the LSTM. Sizes:
+
+    - JEDI latents ``(16, 8, 8)``, channels ``(64, 64)``: 8x8 then 4x4 -> LSTM input 64 * 4 * 4 = 1024;
+    - pixels ``(3, 64, 64)``, channels ``(32, 32, 32, 32)`` (DIAMOND): 64, 32, 16, 8 -> 32 * 8 * 8 = 2048.
+      With only two stages pixels would give 64 * 32 * 32: pass more stages for large images (a warning says so).
+
+    1-D states: ``NormMlp`` over ``concat(s_t, s_{t+1}, emb(a_t))`` with two hidden layers of ``hidden_dim``.
+
+    Then ``nn.LSTM(batch_first=True)`` of ``lstm_dim`` units over time and a head
+    ``Linear(lstm_dim, hidden_dim) -> SiLU -> Linear(hidden_dim, 3 + 2)``.
+
+    :param state_shape: shape of one state, ``(C, H, W)`` or ``(D,)``
+    :param n_actions: number of discrete actions
+    :param lstm_dim: LSTM units (DIAMOND: 512)
+    :param channels: channels of the conv stages (3-D states only)
+    :param hidden_dim: width of the head's hidden layer and of the MLP trunk (1-D states)
+    :param cond_dim: dimension of the action embedding (DIAMOND: 128)
+    :param depth: residual blocks per conv stage (DIAMOND: 2)
+    """
+
+    def __init__(
+        self,
+        state_shape: tuple[int, ...],
+        n_actions: int,
+        lstm_dim: int = 512,
+        channels: Sequence[int] = (64, 64),
+        hidden_dim: int = 256,
+        cond_dim: int = 128,
+        depth: int = 2,
+    ) -> None:
+        super().__init__()
+        self.state_shape = check_state_shape(state_shape, "RewardEndModel")
+        if n_actions < 1:
+            raise ValueError(f"n_actions must be positive, got {n_actions}.")
+        self.n_actions = n_actions
+        self._lstm_dim = lstm_dim
+        self.action_emb = nn.Embedding(n_actions, cond_dim)
+
+        if len(self.state_shape) == 3:
+            channels = list(channels)
+            if len(channels) == 0 or min(channels) < 1 or depth < 1:
+                raise ValueError(f"RewardEndModel needs >= 1 conv stage of positive channels and depth >= 1, got {channels}.")
+            n_channels, height, width = self.state_shape
+            self.conv_in: nn.Module = nn.Conv2d(2 * n_channels, channels[0], 3, padding=1)
+            self.downsamples = nn.ModuleList()
+            self.stages = nn.ModuleList()
+            last = channels[0]
+            for i, stage_width in enumerate(channels):
+                if i > 0 and min(height, width) > _MIN_SPATIAL:
+                    self.downsamples.append(Downsample2d(last))
+                    height, width = (height + 1) // 2, (width + 1) // 2
+                else:
+                    self.downsamples.append(nn.Identity())
+                self.stages.append(
+                    nn.ModuleList([ResBlock2d(last if j == 0 else stage_width, stage_width, cond_dim) for j in range(depth)])
+                )
+                last = stage_width
+            self.norm_out: nn.Module = nn.GroupNorm(group_norm_groups(last), last)
+            self.feature_shape: tuple[int, ...] = (last, height, width)
+            features_dim = last * height * width
+        else:
+            self.mlp = NormMlp(2 * self.state_shape[0] + cond_dim, (hidden_dim, hidden_dim))
+            self.feature_shape = (hidden_dim,)
+            features_dim = hidden_dim
+        if features_dim > _LARGE_LSTM_INPUT:
+            warnings.warn(
+                f"RewardEndModel: the LSTM input has {features_dim} features (feature map {self.feature_shape}), "
+                f"so the LSTM alone holds {4 * lstm_dim * (features_dim + lstm_dim):,} weights. For large images "
+                "pass more conv stages (each downsamples 2x), e.g. channels=(32, 32, 32, 32) for 64x64 pixels."
+            )
+
+        self.lstm = nn.LSTM(features_dim, lstm_dim, batch_first=True)
+        init_lstm(self.lstm)
+        self.head = nn.Sequential(
+            nn.Linear(lstm_dim, hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, N_REWARD_CLASSES + N_END_CLASSES)
+        )
+
+    @property
+    def lstm_dim(self) -> int:
+        """Number of LSTM units."""
+        return self._lstm_dim
+
+    def initial_state(self, batch_size: int, device: th.device | str | None = None) -> tuple[th.Tensor, th.Tensor]:
+        """
+        Zero LSTM state, the state at the start of a sequence.
+
+        :param batch_size: number of sequences
+        :param device: device of the tensors (default: the model's)
+        :return: ``(h, c)``, each ``(1, batch_size, lstm_dim)`` (``nn.LSTM``'s layout, one layer)
+        """
+        device = self.lstm.weight_hh_l0.device if device is None else device
+        zeros = th.zeros(1, batch_size, self._lstm_dim, device=device)
+        return zeros, zeros.clone()
+
+    def _features(self, states: th.Tensor, actions: th.Tensor, next_states: th.Tensor) -> th.Tensor:
+        """Per-transition features ``(N, features_dim)`` of flat batches ``(N, *S)``, ``(N,)``, ``(N, *S)``."""
+        action_emb = self.action_emb(actions)
+        if len(self.state_shape) == 1:
+            return self.mlp(th.cat([states, next_states, action_emb], dim=1))
+        x = self.conv_in(th.cat([states, next_states], dim=1))
+        for downsample, blocks in zip(self.downsamples, self.stages, strict=True):
+            x = downsample(x)
+            for block in blocks:
+                x = block(x, action_emb)
+        return F.silu(self.norm_out(x)).flatten(1)
+
+    def forward(
+        self,
+        states: th.Tensor,
+        actions: th.Tensor,
+        next_states: th.Tensor,
+        hidden: tuple[th.Tensor, th.Tensor] | None = None,
+    ) -> tuple[th.Tensor, th.Tensor, tuple[th.Tensor, th.Tensor]]:
+        """
+        :param states: states ``s_t`` of shape ``(B, T, *state_shape)``
+        :param actions: actions ``a_t`` of shape ``(B, T)``, integer indices
+        :param next_states: next states ``s_{t+1}`` of shape ``(B, T, *state_shape)``
+        :param hidden: LSTM state ``(h, c)``, each ``(1, B, lstm_dim)``, from a previous call; ``None`` starts from zeros
+        :return: reward logits ``(B, T, 3)`` (classes ``sign(r) + 1``), end logits ``(B, T, 2)``
+            (0: continue, 1: end) and the LSTM state after the last step
+        """
+        expected = self.state_shape
+        if states.ndim != 2 + len(expected) or tuple(states.shape[2:]) != expected:
+            raise ValueError(f"RewardEndModel: `states` must have shape (B, T, *{expected}), got {tuple(states.shape)}.")
+        if next_states.shape != states.shape:
+            raise ValueError(
+                f"RewardEndModel: `next_states` must have the shape of `states` {tuple(states.shape)}, "
+                f"got {tuple(next_states.shape)}."
+            )
+        batch, steps = states.shape[:2]
+        if tuple(actions.shape) != (batch, steps):
+            raise ValueError(
+                f"RewardEndModel: `actions` must have shape ({batch}, {steps}) (B, T), got {tuple(actions.shape)}."
+            )
+        if actions.is_floating_point() or actions.is_complex():
+            raise ValueError(
+                f"RewardEndModel: `actions` must hold integer action indices (e.g. `.long()`), got {actions.dtype}."
+            )
+
+        x = self._features(states.flatten(0, 1), actions.flatten(), next_states.flatten(0, 1))
+        x, hidden = self.lstm(x.reshape(batch, steps, -1), hidden)
+        logits = self.head(x)
+        return logits[..., :N_REWARD_CLASSES], logits[..., N_REWARD_CLASSES:], hidden

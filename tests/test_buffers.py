@@ -1,0 +1,438 @@
+"""Tests of the episodic replay buffer (segment sampling, padding, ring overwrite, recency weighting)."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.save_util import load_from_pkl, save_to_pkl
+
+from sb3_jedi.buffers import EpisodeReplayBuffer, SegmentBatch
+
+N_ACTIONS = 5
+VEC_SPACE = spaces.Box(-np.inf, np.inf, shape=(4,), dtype=np.float32)
+ACTION_SPACE = spaces.Discrete(N_ACTIONS)
+
+
+def action_of(env: int, episode: int, step: int) -> int:
+    return (env + 2 * episode + 3 * step) % N_ACTIONS
+
+
+def reward_of(env: int, episode: int, step: int) -> float:
+    # Small integers: exact in float32, and distinct for every (env, episode, step)
+    return float(env * 10_000 + episode * 100 + step)
+
+
+def terminates(episode: int) -> bool:
+    # Even episodes terminate, odd ones are truncated
+    return episode % 2 == 0
+
+
+class FakeVecEnv:
+    """
+    ``n_envs`` independent envs with random episode lengths. An observation encodes (env, episode, step, 1) so that
+    the origin of every stored row can be decoded; the last component is never 0, so padding (zeros) is recognisable.
+    """
+
+    def __init__(self, n_envs: int, seed: int, max_length: int = 12) -> None:
+        self.n_envs = n_envs
+        self.rng = np.random.default_rng(seed)
+        self.max_length = max_length
+        self.episode = [0] * n_envs
+        self.step_in_episode = [0] * n_envs
+        self.lengths: dict[tuple[int, int], int] = {}
+        for env in range(n_envs):
+            self._new_length(env)
+        self.finished: set[tuple[int, int]] = set()
+
+    def _new_length(self, env: int) -> None:
+        self.lengths[(env, self.episode[env])] = int(self.rng.integers(1, self.max_length + 1))
+
+    @staticmethod
+    def encode(env: int, episode: int, step: int) -> np.ndarray:
+        return np.array([env, episode, step, 1.0], dtype=np.float32)
+
+    def current_obs(self) -> np.ndarray:
+        return np.stack([self.encode(e, self.episode[e], self.step_in_episode[e]) for e in range(self.n_envs)])
+
+    def step(self) -> tuple[np.ndarray, ...]:
+        """:return: the arguments of ``EpisodeReplayBuffer.add`` for one vectorised step"""
+        obs = self.current_obs()
+        action, reward, terminated, truncated, next_obs = [], [], [], [], []
+        for env in range(self.n_envs):
+            ep, t = self.episode[env], self.step_in_episode[env]
+            action.append(action_of(env, ep, t))
+            reward.append(reward_of(env, ep, t))
+            done = t + 1 == self.lengths[(env, ep)]
+            terminated.append(done and terminates(ep))
+            truncated.append(done and not terminates(ep))
+            # The true next observation: the terminal one when the episode ends, never the reset observation
+            next_obs.append(self.encode(env, ep, t + 1))
+            if done:
+                self.finished.add((env, ep))
+                self.episode[env] += 1
+                self.step_in_episode[env] = 0
+                self._new_length(env)
+            else:
+                self.step_in_episode[env] = t + 1
+        return obs, np.array(action), np.array(reward), np.array(terminated), np.array(truncated), np.stack(next_obs)
+
+    def n_transitions_of(self, env: int, episode: int) -> int:
+        """Number of transitions of an episode so far (its length when finished)."""
+        if (env, episode) in self.finished:
+            return self.lengths[(env, episode)]
+        return self.step_in_episode[env]
+
+
+def fill(buffer: EpisodeReplayBuffer, env: FakeVecEnv, n_steps: int) -> list[tuple[int, int, int]]:
+    """Feed ``n_steps`` vectorised steps and return the (env, episode, step) keys of the rows in write order."""
+    written = []
+    for _ in range(n_steps):
+        obs, action, reward, terminated, truncated, next_obs = env.step()
+        buffer.add(obs, action, reward, terminated, truncated, next_obs)
+        for e in range(env.n_envs):
+            # An observation with step 0 only occurs when an episode starts: the buffer stores it as a new row
+            if obs[e, 2] == 0:
+                written.append(tuple(int(x) for x in obs[e, :3]))
+            written.append(tuple(int(x) for x in next_obs[e, :3]))
+    return written
+
+
+def to_numpy(batch: SegmentBatch) -> dict[str, np.ndarray]:
+    return {name: value.cpu().numpy() for name, value in batch._asdict().items()}
+
+
+def check_segments(
+    batch: dict[str, np.ndarray],
+    env: FakeVecEnv,
+    stored: set[tuple[int, int, int]] | None = None,
+) -> int:
+    """
+    Check every segment is consecutive steps of one episode, padded only at the front (and only where the episode's
+    previous row is not stored), with actions, rewards and flags matching the observations.
+
+    :return: number of padded segments
+    """
+    n_padded = 0
+    batch_size, length = batch["mask"].shape
+    for b in range(batch_size):
+        mask = batch["mask"][b]
+        n_pad = int((~mask).sum())
+        n_padded += n_pad > 0
+        assert mask.tolist() == [False] * n_pad + [True] * (length - n_pad), "padding must be at the front only"
+        assert length - n_pad >= 2, "a segment holds at least one transition"
+        for name in ("observations", "actions", "rewards", "terminated", "truncated", "has_action"):
+            assert not np.any(batch[name][b, :n_pad]), f"{name} must be zero on padding"
+
+        obs = batch["observations"][b, n_pad:]
+        assert np.all(obs[:, 3] == 1.0)
+        envs, episodes, steps = obs[:, 0].astype(int), obs[:, 1].astype(int), obs[:, 2].astype(int)
+        assert np.all(envs == envs[0]) and np.all(episodes == episodes[0]), "a segment must not mix episodes"
+        assert np.all(np.diff(steps) == 1), "rows must be consecutive steps"
+        e, ep = int(envs[0]), int(episodes[0])
+        if n_pad > 0:
+            first_step = int(steps[0])
+            # Padding only where the episode's earlier rows are not in the buffer
+            assert first_step == 0 or (stored is not None and (e, ep, first_step - 1) not in stored)
+        n_trans = env.n_transitions_of(e, ep)
+        finished = (e, ep) in env.finished
+        for i, t in enumerate(steps.tolist()):
+            j = n_pad + i
+            if stored is not None:
+                assert (e, ep, t) in stored, "a segment must not contain overwritten rows"
+            has_action = t < n_trans
+            assert batch["has_action"][b, j] == has_action
+            ends = has_action and finished and t == n_trans - 1
+            assert batch["terminated"][b, j] == float(ends and terminates(ep))
+            assert batch["truncated"][b, j] == float(ends and not terminates(ep))
+            assert batch["actions"][b, j] == (action_of(e, ep, t) if has_action else 0)
+            assert batch["rewards"][b, j] == (reward_of(e, ep, t) if has_action else 0.0)
+    return n_padded
+
+
+def test_segments_never_mix_episodes() -> None:
+    env = FakeVecEnv(n_envs=3, seed=0)
+    buffer = EpisodeReplayBuffer(2_000, VEC_SPACE, ACTION_SPACE, device="cpu", n_envs=3)
+    written = fill(buffer, env, 300)
+    assert buffer.size() == len(buffer) == len(written) < 2_000
+
+    batch = buffer.sample_segments(1_000, 6, generator=np.random.default_rng(1))
+    assert batch.observations.shape == (1_000, 6, 4)
+    assert batch.observations.dtype == th.float32
+    assert batch.actions.dtype == th.int64 and batch.rewards.dtype == th.float32
+    assert batch.terminated.dtype == th.float32 and batch.truncated.dtype == th.float32
+    assert batch.mask.dtype == th.bool and batch.has_action.dtype == th.bool
+    assert batch.mask.device.type == "cpu"
+    n_padded = check_segments(to_numpy(batch), env)
+    # Episodes are 1-12 steps long, so many segments of 6 reach before an episode's start
+    assert 0 < n_padded < 1_000
+
+    # Every env and both kinds of episode end show up
+    arrays = to_numpy(batch)
+    assert set(arrays["observations"][arrays["mask"]][:, 0].astype(int).tolist()) == {0, 1, 2}
+    assert arrays["terminated"].sum() > 0 and arrays["truncated"].sum() > 0
+
+
+def test_sizes_and_counters() -> None:
+    env = FakeVecEnv(n_envs=3, seed=5)
+    buffer = EpisodeReplayBuffer(2_000, VEC_SPACE, ACTION_SPACE, device="cpu", n_envs=3)
+    written = fill(buffer, env, 100)
+    assert buffer.size() == len(written)
+    # 3 envs x 100 steps, one transition each
+    assert buffer.n_transitions == 300
+    assert buffer.n_episodes == len(env.finished)
+    # float32 (N, 4) observations dominate the memory
+    assert buffer.nbytes >= 2_000 * 4 * 4
+
+
+def test_padding_at_episode_start() -> None:
+    buffer = EpisodeReplayBuffer(100, VEC_SPACE, ACTION_SPACE, device="cpu", sample_weights=None)
+    enc = FakeVecEnv.encode
+    # Two episodes of 2 transitions, stored back to back: rows 0-2 and 3-5
+    for ep in range(2):
+        for t in range(2):
+            done, no = np.array([t == 1]), np.array([False])
+            buffer.add(enc(0, ep, t)[None], np.array([t + 1]), np.array([1.0]), done, no, enc(0, ep, t + 1)[None])
+
+    batch = to_numpy(buffer.sample_segments(400, 5, generator=np.random.default_rng(0)))
+    seen = set()
+    for b in range(400):
+        mask = batch["mask"][b]
+        obs = batch["observations"][b]
+        last_ep, last_step = int(obs[-1, 1]), int(obs[-1, 2])
+        # Segments end at step 1 or 2 (step 0 has no predecessor); the rows before the episode's step 0 are padding
+        assert last_step in (1, 2)
+        n_real = last_step + 1
+        assert mask.tolist() == [False] * (5 - n_real) + [True] * n_real
+        assert np.all(obs[~mask] == 0)
+        assert np.all(batch["actions"][b][~mask] == 0) and np.all(batch["rewards"][b][~mask] == 0)
+        # The real rows are exactly steps 0..last of this episode, never the other episode's rows stored next to them
+        assert obs[mask, 1].tolist() == [last_ep] * n_real
+        assert obs[mask, 2].tolist() == list(range(n_real))
+        assert batch["actions"][b][mask].tolist() == [1, 2, 0][:n_real]
+        seen.add((last_ep, last_step))
+    assert seen == {(0, 1), (0, 2), (1, 1), (1, 2)}
+
+
+def test_final_observation_stored() -> None:
+    enc = FakeVecEnv.encode
+    reset_obs = np.full(4, -7.0, dtype=np.float32)
+    buffer = EpisodeReplayBuffer(100, VEC_SPACE, ACTION_SPACE, device="cpu")
+    no = np.array([False])
+    buffer.add(enc(0, 0, 0)[None], np.array([3]), np.array([0.5]), no, no, enc(0, 0, 1)[None])
+    # The episode terminates: next_obs is the terminal observation (a VecEnv would return reset_obs instead)
+    buffer.add(enc(0, 0, 1)[None], np.array([4]), np.array([2.0]), np.array([True]), no, enc(0, 0, 2)[None])
+    # The next step starts from the reset observation: a new episode
+    buffer.add(reset_obs[None], np.array([1]), np.array([0.0]), no, no, enc(0, 1, 1)[None])
+
+    assert buffer.size() == 5
+    np.testing.assert_array_equal(buffer.observations[2], enc(0, 0, 2))
+    assert not buffer.has_action[2]
+    assert buffer.terminated[1] and not buffer.terminated[2] and not buffer.truncated[1]
+    assert buffer.has_action[:2].all()
+    # The reset observation starts the second episode and is not linked to the first one
+    np.testing.assert_array_equal(buffer.observations[3], reset_obs)
+    assert buffer.prev[3] == -1 and buffer.next[2] == -1
+    assert buffer.episode_ids[3] != buffer.episode_ids[2]
+    # The open row of the second episode has no action yet
+    assert buffer.has_action.tolist()[:5] == [True, True, False, True, False]
+    assert buffer.n_transitions == 3 and buffer.n_episodes == 1
+
+    # A segment ending at the final row sees the terminal observation and no action on it
+    segment = to_numpy(buffer.get_segments(np.array([[0, 1, 2]])))
+    np.testing.assert_array_equal(segment["observations"][0, -1], enc(0, 0, 2))
+    assert segment["has_action"][0].tolist() == [True, True, False]
+    assert segment["terminated"][0].tolist() == [0.0, 1.0, 0.0]
+    assert segment["rewards"][0].tolist() == [0.5, 2.0, 0.0]
+
+
+def test_reset_open_episodes() -> None:
+    enc = FakeVecEnv.encode
+    buffer = EpisodeReplayBuffer(100, VEC_SPACE, ACTION_SPACE, device="cpu")
+    no = np.array([False])
+    buffer.add(enc(0, 0, 0)[None], np.array([1]), np.array([0.0]), no, no, enc(0, 0, 1)[None])
+    # Passing an observation that is not the open episode's last one is an error ...
+    with pytest.raises(ValueError, match="reset_open_episodes"):
+        buffer.add(enc(0, 5, 0)[None], np.array([1]), np.array([0.0]), no, no, enc(0, 5, 1)[None])
+    assert buffer.size() == 2
+    # ... unless the open episode is forgotten first: then a new episode starts and the old rows stay
+    buffer.reset_open_episodes()
+    buffer.add(enc(0, 5, 0)[None], np.array([1]), np.array([0.0]), no, no, enc(0, 5, 1)[None])
+    assert buffer.size() == 4
+    assert buffer.prev[2] == -1 and buffer.episode_ids[2] != buffer.episode_ids[1]
+    assert buffer.n_episodes == 1
+
+
+@pytest.mark.parametrize("n_envs", [1, 2, 3])
+def test_ring_overwrite(n_envs: int) -> None:
+    env = FakeVecEnv(n_envs=n_envs, seed=n_envs, max_length=8)
+    buffer_size = 23
+    buffer = EpisodeReplayBuffer(buffer_size, VEC_SPACE, ACTION_SPACE, device="cpu", n_envs=n_envs)
+    written = fill(buffer, env, 150)
+    assert len(written) > 3 * buffer_size
+    stored_keys = written[-buffer_size:]
+    stored = set(stored_keys)
+    all_written = set(written)
+
+    assert buffer.size() == len(buffer) == buffer_size
+    decoded = {tuple(int(x) for x in row[:3]) for row in buffer.observations}
+    assert decoded == stored
+    # A row carries an action exactly when its successor was written
+    assert buffer.n_transitions == sum((e, ep, t + 1) in all_written for e, ep, t in stored_keys)
+    assert buffer.n_episodes == len({(e, ep) for e, ep, _ in stored_keys} & env.finished)
+
+    batch = to_numpy(buffer.sample_segments(500, 7, generator=np.random.default_rng(n_envs)))
+    n_padded = check_segments(batch, env, stored=stored)
+    assert n_padded > 0
+
+
+def quarter_fractions(steps: np.ndarray, edges: list[int]) -> np.ndarray:
+    return np.histogram(steps, bins=edges)[0] / len(steps)
+
+
+def single_episode_buffer(n_transitions: int, buffer_size: int, sample_weights) -> EpisodeReplayBuffer:
+    """One long open episode whose observation at row t encodes t."""
+    space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float32)
+    buffer = EpisodeReplayBuffer(buffer_size, space, ACTION_SPACE, device="cpu", sample_weights=sample_weights)
+    no = np.array([False])
+    for t in range(n_transitions):
+        buffer.add(np.array([[t]]), np.array([0]), np.array([0.0]), no, no, np.array([[t + 1]]))
+    return buffer
+
+
+def test_recency_weighting() -> None:
+    # Rows 0..100; candidate end rows are 1..100 (row 0 has no predecessor): quarters 1-25, 26-50, 51-75, 76-100
+    edges = [1, 26, 51, 76, 101]
+    n = 20_000
+
+    buffer = single_episode_buffer(100, 200, sample_weights=(0, 0, 0, 1))
+    steps = buffer.sample_segments(n, 1, generator=np.random.default_rng(0)).observations[:, -1, 0].numpy()
+    assert steps.min() >= 76 and steps.max() == 100
+    # Uniform inside the part: each of the 25 rows gets ~1/25 of the draws
+    counts = np.bincount(steps.astype(int) - 76, minlength=25)
+    assert len(counts) == 25 and np.all(np.abs(counts / n - 1 / 25) < 0.01)
+
+    buffer = single_episode_buffer(100, 200, sample_weights=(0.1, 0.1, 0.1, 0.7))
+    steps = buffer.sample_segments(n, 1, generator=np.random.default_rng(1)).observations[:, -1, 0].numpy()
+    # Binomial standard deviation at n = 20000 is <= 0.0035: a tolerance of 0.02 is > 5 sigma
+    np.testing.assert_allclose(quarter_fractions(steps, edges), [0.1, 0.1, 0.1, 0.7], atol=0.02)
+
+    buffer = single_episode_buffer(100, 200, sample_weights=None)
+    steps = buffer.sample_segments(n, 1, generator=np.random.default_rng(2)).observations[:, -1, 0].numpy()
+    np.testing.assert_allclose(quarter_fractions(steps, edges), [0.25] * 4, atol=0.02)
+
+
+def test_recency_weighting_after_wrap() -> None:
+    # 101 rows written into 40: rows with t = 61..100 are stored, the newest ones at the lowest indices.
+    # t = 61 lost its predecessor, so the candidates are t = 62..100 (39 rows): parts of 9, the newest takes 12 (89..100).
+    buffer = single_episode_buffer(100, 40, sample_weights=(0, 0, 0, 1))
+    assert buffer.size() == 40 and buffer.full
+    steps = buffer.sample_segments(5_000, 3, generator=np.random.default_rng(0)).observations[:, -1, 0].numpy()
+    assert set(steps.astype(int).tolist()) == set(range(89, 101))
+
+    # Segments that reach the oldest stored row (t = 61) are padded before it instead of reading overwritten rows
+    buffer = single_episode_buffer(100, 40, sample_weights=None)
+    segment = to_numpy(buffer.sample_segments(3_000, 8, generator=np.random.default_rng(1)))
+    obs, mask = segment["observations"][..., 0], segment["mask"]
+    assert np.all(obs[mask] >= 61)
+    last = obs[:, -1]
+    n_real = np.minimum(last - 61 + 1, 8).astype(int)
+    assert np.array_equal(mask.sum(axis=1), n_real)
+    assert np.any(n_real < 8) and np.any(n_real == 2)
+
+
+def test_generator_none_uses_global_numpy_seed() -> None:
+    env = FakeVecEnv(n_envs=2, seed=3)
+    buffer = EpisodeReplayBuffer(500, VEC_SPACE, ACTION_SPACE, device="cpu", n_envs=2)
+    fill(buffer, env, 50)
+    np.random.seed(11)
+    first = buffer.sample_segments(64, 4).observations
+    np.random.seed(11)
+    second = buffer.sample_segments(64, 4).observations
+    third = buffer.sample_segments(64, 4).observations
+    assert th.equal(first, second)
+    assert not th.equal(second, third)
+
+
+def test_image_observations_stay_uint8() -> None:
+    image_space = spaces.Box(0, 255, shape=(3, 8, 8), dtype=np.uint8)
+    buffer = EpisodeReplayBuffer(100, image_space, ACTION_SPACE, device="cpu", n_envs=2)
+    assert buffer.observations.dtype == np.uint8
+    # uint8 frames: one byte per pixel dominates the memory
+    assert 100 * 3 * 8 * 8 <= buffer.nbytes < 100 * 3 * 8 * 8 + 100 * 64
+    rng = np.random.default_rng(0)
+    obs = rng.integers(0, 256, size=(2, 3, 8, 8), dtype=np.uint8)
+    for _ in range(10):
+        next_obs = rng.integers(0, 256, size=(2, 3, 8, 8), dtype=np.uint8)
+        buffer.add(obs, np.array([1, 2]), np.array([0.0, 1.0]), np.array([False, False]), np.array([False, False]), next_obs)
+        obs = next_obs
+    batch = buffer.sample_segments(16, 4, generator=np.random.default_rng(0))
+    assert batch.observations.dtype == th.uint8
+    assert batch.observations.shape == (16, 4, 3, 8, 8)
+    # The newest stored rows are the last next_obs of each env (rows 20 and 21)
+    np.testing.assert_array_equal(buffer.observations[20:22], obs)
+
+    vector_buffer = EpisodeReplayBuffer(100, VEC_SPACE, ACTION_SPACE, device="cpu")
+    assert vector_buffer.observations.dtype == np.float32
+
+
+def test_pickle_round_trip(tmp_path) -> None:
+    env = FakeVecEnv(n_envs=3, seed=9)
+    buffer = EpisodeReplayBuffer(60, VEC_SPACE, ACTION_SPACE, device="cpu", n_envs=3)
+    fill(buffer, env, 40)
+
+    copies = [pickle.loads(pickle.dumps(buffer))]
+    save_to_pkl(tmp_path / "buffer.pkl", buffer)
+    copies.append(load_from_pkl(tmp_path / "buffer.pkl"))
+    expected = buffer.sample_segments(128, 5, generator=np.random.default_rng(4))
+    for loaded in copies:
+        assert loaded.size() == buffer.size() and loaded.n_episodes == buffer.n_episodes
+        got = loaded.sample_segments(128, 5, generator=np.random.default_rng(4))
+        for name, value in expected._asdict().items():
+            assert th.equal(getattr(got, name), value), name
+
+    # The open episodes survive the round trip: collection continues where it stopped
+    step = env.step()
+    buffer.add(*step)
+    copies[1].add(*step)
+    np.testing.assert_array_equal(copies[1].observations, buffer.observations)
+    np.testing.assert_array_equal(copies[1].prev, buffer.prev)
+
+
+def test_validation_errors() -> None:
+    with pytest.raises(ValueError, match="Discrete action spaces only"):
+        EpisodeReplayBuffer(100, VEC_SPACE, spaces.Box(-1, 1, shape=(2,)))
+    with pytest.raises(ValueError, match="start"):
+        EpisodeReplayBuffer(100, VEC_SPACE, spaces.Discrete(3, start=1))
+    with pytest.raises(ValueError, match="Box"):
+        EpisodeReplayBuffer(100, spaces.Dict({"x": VEC_SPACE}), ACTION_SPACE)
+    with pytest.raises(ValueError, match="at least 2 \\* n_envs"):
+        EpisodeReplayBuffer(5, VEC_SPACE, ACTION_SPACE, n_envs=3)
+    with pytest.raises(ValueError, match="sample_weights"):
+        EpisodeReplayBuffer(100, VEC_SPACE, ACTION_SPACE, sample_weights=(0.5, -0.1))
+    with pytest.raises(ValueError, match="sample_weights"):
+        EpisodeReplayBuffer(100, VEC_SPACE, ACTION_SPACE, sample_weights=(0, 0))
+
+    buffer = EpisodeReplayBuffer(100, VEC_SPACE, ACTION_SPACE, device="cpu", n_envs=2)
+    with pytest.raises(ValueError, match="collect more"):
+        buffer.sample_segments(4, 5)
+
+    obs = np.zeros((2, 4), dtype=np.float32)
+    args = (np.array([0, 1]), np.zeros(2), np.zeros(2, dtype=bool), np.zeros(2, dtype=bool))
+    with pytest.raises(ValueError, match=r"obs: expected \(2, 4\).*got \(2, 3\)"):
+        buffer.add(np.zeros((2, 3)), *args, obs)
+    with pytest.raises(ValueError, match=r"next_obs: expected \(2, 4\).*got \(4,\)"):
+        buffer.add(obs, *args, np.zeros(4))
+    with pytest.raises(ValueError, match=r"reward: expected \(2,\)"):
+        buffer.add(obs, args[0], np.zeros(3), args[2], args[3], obs)
+    with pytest.raises(ValueError, match="Invalid actions"):
+        buffer.add(obs, np.array([0, N_ACTIONS]), *args[1:], obs)
+    # Nothing was stored by the rejected calls
+    assert buffer.size() == 0
+
+    # (n_envs, 1) actions, as SB3 passes them, are accepted
+    buffer.add(obs, np.array([[0], [1]]), *args[1:], obs + 1)
+    assert buffer.actions[[0, 2]].tolist() == [0, 1]
+    with pytest.raises(ValueError, match="positive"):
+        buffer.sample_segments(0, 5)
