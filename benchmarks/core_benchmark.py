@@ -1,0 +1,174 @@
+"""
+Core benchmark of the JEDI agent: prints a table and writes JSON.
+
+- ``learn`` throughput (env steps per second, updates included) for MlpPolicy on CartPole and CnnPolicy on Pong;
+- parameter count per component at the paper's Atari sizes (paper: about 13.5M in all);
+- the time of one full Atari epoch at paper sizes (100 env steps + 400 world-model + 400 actor-critic updates,
+  batch 32), measured on a few updates and scaled, the per-update times reported beside it;
+- ``predict`` latency for one env (goal: under 2 ms on a CPU).
+
+    python benchmarks/core_benchmark.py [--device cpu|cuda] [--quick] [--json PATH]
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import stable_baselines3
+import torch as th
+
+import sb3_jedi
+from sb3_jedi import JEDI
+from sb3_jedi.envs import make_atari100k_env
+
+
+def median_seconds(fn: Callable[[], Any], repeats: int, warmup: int = 1, sync: bool = False) -> float:
+    """Median wall time of ``fn`` over ``repeats`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if sync:
+            th.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if sync:
+            th.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def count_parameters(module: th.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def parameter_counts(model: JEDI) -> dict[str, int]:
+    world_model = model.policy.world_model
+    counts = {
+        "encoder": count_parameters(world_model.encoder),
+        "denoiser": count_parameters(world_model.denoiser),
+        "reward_end": count_parameters(world_model.reward_end_model),
+        "actor_critic": count_parameters(model.policy.actor_critic),
+    }
+    counts["agent_total"] = sum(counts.values())
+    counts["decoder_visualisation_only"] = count_parameters(world_model.decoder) if world_model.decoder is not None else 0
+    return counts
+
+
+def learn_throughput(policy: str, env: Any, steps: int, device: str, **kwargs: Any) -> float:
+    model = JEDI(policy, env, device=device, seed=0, **kwargs)
+    start = time.perf_counter()
+    model.learn(steps)
+    return steps / (time.perf_counter() - start)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--quick", action="store_true", help="few repeats and steps (a smoke run)")
+    parser.add_argument("--json", default=None, help="write the results to this JSON file")
+    args = parser.parse_args(argv)
+    device = args.device
+    sync = device == "cuda"
+    repeats = 2 if args.quick else 5
+
+    # Full learn loops with their default schedules, shortened: throughput includes the updates.
+    learn_steps = 400 if args.quick else 3_000
+    mlp_sps = learn_throughput(
+        "MlpPolicy",
+        "CartPole-v1",
+        learn_steps,
+        device,
+        learning_starts=learn_steps // 2,
+        first_epoch_gradient_steps=0,
+        first_epoch_actor_critic_gradient_steps=0,
+    )
+    cnn_steps = 300 if args.quick else 1_000
+    cnn_sps = learn_throughput(
+        "CnnPolicy",
+        make_atari100k_env("Pong", seed=0),
+        cnn_steps,
+        device,
+        learning_starts=cnn_steps // 2,
+        first_epoch_gradient_steps=0,
+        first_epoch_actor_critic_gradient_steps=0,
+        gradient_steps=4,
+        actor_critic_gradient_steps=4,
+    )
+
+    # Paper sizes: a CnnPolicy agent with its default (paper) settings and a filled buffer.
+    env = make_atari100k_env("Pong", seed=0)
+    model = JEDI("CnnPolicy", env, device=device, seed=0, learning_starts=10_000)
+    params = parameter_counts(model)
+    model.learn(1_000 if not args.quick else 300)  # random steps fill the buffer: no update yet
+    batch_size = model.batch_size
+    world_model_update_s = median_seconds(lambda: model.train_world_model(batch_size), repeats, sync=sync)
+    actor_critic_update_s = median_seconds(lambda: model.train_actor_critic(batch_size), repeats, sync=sync)
+    model.learning_starts = 0
+    model.exploration_epsilon = 0.0
+    model._last_obs = model.env.reset()
+    model._last_rnn_state = model.policy.actor_critic.initial_state(1, model.device)
+    collect_100_s = median_seconds(
+        lambda: [model._sample_collection_actions(0, 1) for _ in range(100)], max(1, repeats // 2), sync=sync
+    )
+    epoch_s = collect_100_s + 400 * world_model_update_s + 400 * actor_critic_update_s
+
+    # predict latency, one env, with state.
+    obs = model.env.reset()
+    state: Any = None
+    episode_start = np.ones(1, dtype=bool)
+
+    def predict_once() -> None:
+        nonlocal state, episode_start
+        _, state = model.predict(obs, state=state, episode_start=episode_start, deterministic=True)
+        episode_start = np.zeros(1, dtype=bool)
+
+    predict_ms = 1000 * median_seconds(predict_once, 50 if args.quick else 500, warmup=10, sync=sync)
+    mlp_model = JEDI("MlpPolicy", "CartPole-v1", device=device, seed=0)
+    mlp_obs = np.zeros((1, 4), dtype=np.float32)
+    mlp_predict_ms = 1000 * median_seconds(lambda: mlp_model.predict(mlp_obs), 50 if args.quick else 500, warmup=10, sync=sync)
+
+    results = {
+        "device": th.cuda.get_device_name() if device == "cuda" else f"cpu ({platform.processor() or platform.machine()})",
+        "torch_threads": th.get_num_threads(),
+        "versions": {
+            "sb3_jedi": sb3_jedi.__version__,
+            "torch": th.__version__,
+            "stable_baselines3": stable_baselines3.__version__,
+            "python": platform.python_version(),
+        },
+        "quick": args.quick,
+        "learn_env_steps_per_s": {
+            "MlpPolicy_CartPole_default_schedule": mlp_sps,
+            "CnnPolicy_Pong_4+4_updates_per_100_steps": cnn_sps,
+            "CnnPolicy_Pong_paper_schedule": 100 / epoch_s,
+        },
+        "params_atari_defaults": params,
+        "atari_paper_sizes": {
+            "batch_size": batch_size,
+            "world_model_update_s": world_model_update_s,
+            "actor_critic_update_s": actor_critic_update_s,
+            "collect_100_env_steps_s": collect_100_s,
+            "epoch_s": epoch_s,
+        },
+        "predict_latency_ms": {"CnnPolicy_one_env": predict_ms, "MlpPolicy_one_env": mlp_predict_ms},
+    }
+    print(f"device: {results['device']}, torch threads: {results['torch_threads']}")
+    print("| measure | value |\n|---|---|")
+    for group in ("learn_env_steps_per_s", "params_atari_defaults", "atari_paper_sizes", "predict_latency_ms"):
+        for key, value in results[group].items():
+            shown = f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+            print(f"| {group}.{key} | {shown} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()

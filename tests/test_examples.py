@@ -1,0 +1,38 @@
+"""The examples run in a fast mode (the README's main command uses train_atari.py)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load_example(name: str):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_atari_quick(tmp_path, capsys):
+    example = load_example("train_atari")
+    model = example.main(["--game", "Pong", "--steps", "600", "--quick", "--no-progress-bar", "--save", str(tmp_path / "m")])
+    assert model.num_timesteps == 600
+    assert (tmp_path / "m.zip").exists()
+    assert "Trained 600 steps on Pong" in capsys.readouterr().out
+
+
+def test_train_cartpole_quick(capsys):
+    example = load_example("train_cartpole")
+    model, mean = example.main(["--steps", "200", "--quick", "--eval-episodes", "2"])
+    assert model.num_timesteps == 200
+    assert 8 <= mean <= 500
+    assert "mean return" in capsys.readouterr().out
+
+
+def test_readme_main_command_uses_an_existing_example():
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    assert "python examples/train_atari.py --game Pong" in readme
+    assert (EXAMPLES / "train_atari.py").exists()
+    pytest.importorskip("ale_py")
