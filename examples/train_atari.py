@@ -15,11 +15,11 @@ from sb3_jedi.envs import make_atari100k_env
 QUICK_SETTINGS = {
     "learning_starts": 500,
     "train_freq": 100,
-    "gradient_steps": 4,
-    "actor_critic_gradient_steps": 2,
-    "first_epoch_gradient_steps": 20,
-    "first_epoch_actor_critic_gradient_steps": 4,
-    "batch_size": 8,
+    "gradient_steps": 2,
+    "actor_critic_gradient_steps": 1,
+    "first_epoch_gradient_steps": 10,
+    "first_epoch_actor_critic_gradient_steps": 2,
+    "batch_size": 4,
 }
 
 

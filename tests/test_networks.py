@@ -71,7 +71,7 @@ def test_cnn_encoder_paper_shape_and_clamp():
     # Extreme inputs and an output layer scaled up (the norms alone would absorb the input scale): without
     # the clamp the latent leaves [-3, 3], with it it stays inside.
     with th.no_grad():
-        encoder.conv_out.weight.mul_(1e3)
+        encoder.stages[-1].weight.mul_(1e3)
     extreme = th.randn(2, *PIXELS) * 1e4
     unclamped = CnnEncoder(latent_clamp=None)
     unclamped.load_state_dict(encoder.state_dict())
