@@ -42,6 +42,7 @@ ATARI_DEFAULTS: dict[str, Any] = {
     "gamma": 0.985,
     "gae_lambda": 0.95,
     "ent_coef": 1e-3,
+    "value_coef": 1.0,
     "train_freq": 100,
     "gradient_steps": 400,
     "actor_critic_gradient_steps": 400,
@@ -98,6 +99,7 @@ class JEDI(OffPolicyAlgorithm):
     :param gradient_steps: world-model updates per epoch (DIAMOND: 400); ``-1``: as many as env steps collected
     :param gae_lambda: lambda of the lambda-returns (paper: 0.95)
     :param ent_coef: weight of the entropy bonus (paper: 0.001)
+    :param value_coef: weight of the value loss (DIAMOND: 1)
     :param actor_critic_gradient_steps: actor-critic updates per epoch (DIAMOND: 400); ``-1``: same as ``gradient_steps``
     :param first_epoch_gradient_steps: world-model updates of the first epoch (DIAMOND: 10k)
     :param first_epoch_actor_critic_gradient_steps: actor-critic updates of the first epoch (DIAMOND: 5k)
@@ -141,6 +143,7 @@ class JEDI(OffPolicyAlgorithm):
         gradient_steps: int | None = None,
         gae_lambda: float | None = None,
         ent_coef: float | None = None,
+        value_coef: float | None = None,
         actor_critic_gradient_steps: int | None = None,
         first_epoch_gradient_steps: int | None = None,
         first_epoch_actor_critic_gradient_steps: int | None = None,
@@ -177,6 +180,7 @@ class JEDI(OffPolicyAlgorithm):
             "gradient_steps": gradient_steps,
             "gae_lambda": gae_lambda,
             "ent_coef": ent_coef,
+            "value_coef": value_coef,
             "actor_critic_gradient_steps": actor_critic_gradient_steps,
             "first_epoch_gradient_steps": first_epoch_gradient_steps,
             "first_epoch_actor_critic_gradient_steps": first_epoch_actor_critic_gradient_steps,
@@ -222,6 +226,7 @@ class JEDI(OffPolicyAlgorithm):
         )
         self.gae_lambda = float(hp["gae_lambda"])
         self.ent_coef = float(hp["ent_coef"])
+        self.value_coef = float(hp["value_coef"])
         self.actor_critic_gradient_steps = int(hp["actor_critic_gradient_steps"])
         self.first_epoch_gradient_steps = int(hp["first_epoch_gradient_steps"])
         self.first_epoch_actor_critic_gradient_steps = int(hp["first_epoch_actor_critic_gradient_steps"])
@@ -510,6 +515,7 @@ class JEDI(OffPolicyAlgorithm):
             gamma=self.gamma,
             lambda_=self.gae_lambda,
             ent_coef=self.ent_coef,
+            value_coef=self.value_coef,
             return_scaler=policy.return_scaler if self.return_normalization else None,
         )
         optimizer = policy.actor_critic_optimizer
@@ -573,6 +579,18 @@ class JEDI(OffPolicyAlgorithm):
         )
 
     def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
-        """Set a new environment (same spaces); its episodes start afresh, so the recurrent state is reset."""
+        """
+        Set a new environment with the same spaces and number of envs; its episodes start afresh, so the recurrent
+        state is reset.
+
+        :param env: the new environment
+        :param force_reset: reset the env before the next ``learn`` (SB3's default)
+        """
+        env = self._wrap_env(env, self.verbose)
+        if env.num_envs != self.n_envs:
+            raise ValueError(
+                f"set_env got {env.num_envs} env(s) but the model was built for {self.n_envs} (its replay buffer keeps one "
+                f"open episode per env). Use JEDI.load(path, env=new_env) to continue with {env.num_envs} env(s)."
+            )
         super().set_env(env, force_reset)
         self._last_rnn_state = None

@@ -102,6 +102,10 @@ def test_set_env_and_num_timesteps_continue():
     assert model.num_timesteps == 250
     model.learn(100)
     assert model.num_timesteps == 100
+    with pytest.raises(ValueError, match="built for 1"):
+        model.set_env(make_vec_env("CartPole-v1", n_envs=2))
+    with pytest.raises(ValueError):
+        model.set_env(make_vec_env("MountainCar-v0", n_envs=1))  # other observation space
 
 
 def test_replay_buffer_save_load(tmp_path):
