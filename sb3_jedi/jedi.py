@@ -33,6 +33,9 @@ __all__ = ["ATARI_DEFAULTS", "JEDI", "VECTOR_DEFAULTS"]
 
 SelfJEDI = TypeVar("SelfJEDI", bound="JEDI")
 
+# Hyper-parameters handled by SB3's OffPolicyAlgorithm (with their SB3 meaning).
+SB3_ARGUMENTS = ("learning_rate", "buffer_size", "learning_starts", "batch_size", "gamma", "train_freq", "gradient_steps")
+
 # The paper's Atari100k setting (JEDI, inheriting DIAMOND's schedule), defaults of CnnPolicy.
 ATARI_DEFAULTS: dict[str, Any] = {
     "learning_rate": 1e-4,
@@ -170,34 +173,13 @@ class JEDI(OffPolicyAlgorithm):
         if isinstance(policy, str) and policy not in self.policy_aliases:
             raise ValueError(f"Unknown policy {policy!r} for JEDI: use one of {sorted(self.policy_aliases)}.")
         defaults = VECTOR_DEFAULTS if issubclass(policy_class, MlpPolicy) else ATARI_DEFAULTS  # type: ignore[arg-type]
-        given = {
-            "learning_rate": learning_rate,
-            "buffer_size": buffer_size,
-            "learning_starts": learning_starts,
-            "batch_size": batch_size,
-            "gamma": gamma,
-            "train_freq": train_freq,
-            "gradient_steps": gradient_steps,
-            "gae_lambda": gae_lambda,
-            "ent_coef": ent_coef,
-            "value_coef": value_coef,
-            "actor_critic_gradient_steps": actor_critic_gradient_steps,
-            "first_epoch_gradient_steps": first_epoch_gradient_steps,
-            "first_epoch_actor_critic_gradient_steps": first_epoch_actor_critic_gradient_steps,
-            "imagination_horizon": imagination_horizon,
-            "unroll_steps": unroll_steps,
-            "exploration_epsilon": exploration_epsilon,
-            "lr_warmup_steps": lr_warmup_steps,
-            "world_model_max_grad_norm": world_model_max_grad_norm,
-            "reward_end_max_grad_norm": reward_end_max_grad_norm,
-            "actor_critic_max_grad_norm": actor_critic_max_grad_norm,
-            "sample_reward_end": sample_reward_end,
-            "return_normalization": return_normalization,
+        arguments = locals()
+        # None means "the policy's default", except for the two arguments where None is a real value ("default" then).
+        nullable = ("sample_weights", "target_critic_tau")
+        hp = {
+            key: default if arguments[key] == "default" or (arguments[key] is None and key not in nullable) else arguments[key]
+            for key, default in defaults.items()
         }
-        hp = {key: defaults[key] if value is None else value for key, value in given.items()}
-        # These two accept None as a real value, so "default" marks "not given".
-        hp["sample_weights"] = defaults["sample_weights"] if sample_weights == "default" else sample_weights
-        hp["target_critic_tau"] = defaults["target_critic_tau"] if target_critic_tau == "default" else target_critic_tau
 
         if env is not None:
             env = maybe_make_env(env, verbose)
@@ -224,23 +206,12 @@ class JEDI(OffPolicyAlgorithm):
             support_multi_env=True,
             sde_support=False,
         )
-        self.gae_lambda = float(hp["gae_lambda"])
-        self.ent_coef = float(hp["ent_coef"])
-        self.value_coef = float(hp["value_coef"])
-        self.actor_critic_gradient_steps = int(hp["actor_critic_gradient_steps"])
-        self.first_epoch_gradient_steps = int(hp["first_epoch_gradient_steps"])
-        self.first_epoch_actor_critic_gradient_steps = int(hp["first_epoch_actor_critic_gradient_steps"])
-        self.imagination_horizon = int(hp["imagination_horizon"])
-        self.unroll_steps = int(hp["unroll_steps"])
-        self.exploration_epsilon = float(hp["exploration_epsilon"])
-        self.lr_warmup_steps = int(hp["lr_warmup_steps"])
-        self.world_model_max_grad_norm = float(hp["world_model_max_grad_norm"])
-        self.reward_end_max_grad_norm = float(hp["reward_end_max_grad_norm"])
-        self.actor_critic_max_grad_norm = float(hp["actor_critic_max_grad_norm"])
-        self.sample_weights = None if hp["sample_weights"] is None else tuple(float(w) for w in hp["sample_weights"])
-        self.sample_reward_end = bool(hp["sample_reward_end"])
-        self.return_normalization = bool(hp["return_normalization"])
-        self.target_critic_tau = None if hp["target_critic_tau"] is None else float(hp["target_critic_tau"])
+        # JEDI's own hyper-parameters (the base class set, and converted, the SB3 ones).
+        for key, value in hp.items():
+            if key not in SB3_ARGUMENTS:
+                setattr(self, key, value)
+        if self.sample_weights is not None:
+            self.sample_weights = tuple(float(w) for w in self.sample_weights)
         self._validate_hyperparameters()
 
         self._n_train_calls = 0

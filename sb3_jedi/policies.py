@@ -294,7 +294,8 @@ class JEDIPolicy(BasePolicy):
         :param deterministic: take the most likely action instead of sampling
         :return: the actions and the new state
         """
-        self.set_training_mode(False)
+        if self.training:  # switching walks every submodule: costly at one env step per call
+            self.set_training_mode(False)
         obs_tensor, vectorized_env = self.obs_to_tensor(observation)
         n_envs = obs_tensor.shape[0]
         if state is None:

@@ -256,3 +256,18 @@ def test_cnn_policy_on_a_real_atari_game():
     obs = env.reset()
     actions, _state = model.predict(obs, deterministic=True)
     assert actions.shape == (1,) and env.action_space.contains(int(actions[0]))
+
+
+def test_defaults_follow_the_policy_and_explicit_values_win():
+    from sb3_jedi.envs import make_atari100k_env
+    from sb3_jedi.jedi import ATARI_DEFAULTS, VECTOR_DEFAULTS
+
+    cnn = JEDI("CnnPolicy", make_atari100k_env("Pong", seed=0), buffer_size=1_000)
+    for key in ("learning_starts", "gradient_steps", "actor_critic_gradient_steps", "first_epoch_gradient_steps", "gamma"):
+        assert getattr(cnn, key) == ATARI_DEFAULTS[key], key
+    assert (cnn.batch_size, cnn.imagination_horizon, cnn.train_freq.frequency) == (32, 15, 100)
+    assert cnn.learning_rate == 1e-4 and cnn.policy.encoder_lr_scale == 0.3
+    mlp = JEDI("MlpPolicy", "CartPole-v1")
+    assert mlp.gamma == VECTOR_DEFAULTS["gamma"] and mlp.sample_weights == VECTOR_DEFAULTS["sample_weights"]
+    explicit = JEDI("MlpPolicy", "CartPole-v1", gamma=0.5, sample_weights=None, target_critic_tau=None)
+    assert explicit.gamma == 0.5 and explicit.sample_weights is None and explicit.target_critic_tau is None
