@@ -336,6 +336,7 @@ class EpisodeReplayBuffer:
         batch_size: int,
         sequence_length: int,
         generator: np.random.Generator | None = None,
+        terminal_fraction: float = 0.0,
     ) -> np.ndarray:
         """
         Draw segment end rows with the recency weights and follow ``prev`` links back from them.
@@ -343,8 +344,13 @@ class EpisodeReplayBuffer:
         :param batch_size: Number of segments ``B``
         :param sequence_length: Number of rows per segment ``L``
         :param generator: Random generator; ``None`` uses NumPy's global generator (seeded by SB3's ``set_random_seed``)
+        :param terminal_fraction: fraction of the segments that end with a terminating transition, drawn uniformly
+            among the stored ones (0: no such oversampling, as DIAMOND). Once a policy is good, terminations become
+            rare in recent data; oversampling them keeps a termination model from forgetting what failure looks like.
         :return: (B, L) row indices, oldest first, -1 where the segment is padded
         """
+        if not 0.0 <= terminal_fraction <= 1.0:
+            raise ValueError(f"terminal_fraction must lie in [0, 1], got {terminal_fraction}.")
         if int(batch_size) < 1 or int(sequence_length) < 1:
             raise ValueError(
                 f"batch_size and sequence_length must be positive integers, got {batch_size} and {sequence_length}."
@@ -379,6 +385,13 @@ class EpisodeReplayBuffer:
 
         indices = np.full((batch_size, sequence_length), -1, dtype=np.int64)
         indices[:, -1] = candidates[picks]
+        n_terminal = round(terminal_fraction * batch_size)
+        if n_terminal > 0:
+            # Rows reached by a terminating transition: the segment's last transition is that termination.
+            terminal_rows = candidates[self.terminated[self.prev[candidates]]]
+            if len(terminal_rows) > 0:
+                chosen = np.floor(rng.random(n_terminal) * len(terminal_rows)).astype(np.int64)
+                indices[:n_terminal, -1] = terminal_rows[np.minimum(chosen, len(terminal_rows) - 1)]
         # One vectorised step back along the episode chains per segment position
         for t in range(sequence_length - 2, -1, -1):
             later = indices[:, t + 1]
@@ -419,6 +432,7 @@ class EpisodeReplayBuffer:
         batch_size: int,
         sequence_length: int,
         generator: np.random.Generator | None = None,
+        terminal_fraction: float = 0.0,
     ) -> SegmentBatch:
         """
         Sample segments of consecutive rows of one episode each, for world-model training.
@@ -430,6 +444,8 @@ class EpisodeReplayBuffer:
         :param batch_size: Number of segments ``B``
         :param sequence_length: Number of rows per segment ``L`` (JEDI: 4 conditioning frames + 1 target = 5)
         :param generator: Random generator; ``None`` uses NumPy's global generator (seeded by SB3's ``set_random_seed``)
+        :param terminal_fraction: fraction of segments that end with a terminating transition (see
+            :meth:`sample_segment_indices`)
         :return: The sampled segments
         """
-        return self.get_segments(self.sample_segment_indices(batch_size, sequence_length, generator))
+        return self.get_segments(self.sample_segment_indices(batch_size, sequence_length, generator, terminal_fraction))

@@ -60,6 +60,7 @@ ATARI_DEFAULTS: dict[str, Any] = {
     "actor_critic_max_grad_norm": 100.0,
     "sample_weights": (0.1, 0.1, 0.1, 0.7),
     "sample_reward_end": True,
+    "termination_oversampling": 0.0,
     "return_normalization": False,
     "target_critic_tau": None,
 }
@@ -117,6 +118,9 @@ class JEDI(OffPolicyAlgorithm):
     :param sample_weights: recency weights of replay sampling over the buffer's age quantiles (DIAMOND:
         [0.1, 0.1, 0.1, 0.7]); ``None`` samples uniformly
     :param sample_reward_end: sample imagined rewards and terminations (DIAMOND) rather than using their expectation
+    :param termination_oversampling: fraction of the reward/termination model's segments that end with a stored
+        termination (DIAMOND: 0). Once the policy is good, failures become rare in recent data and the termination
+        model forgets them; oversampling keeps imagined failures possible
     :param return_normalization: scale advantages by the 5-95 percentile range of the returns (DreamerV3), floor 1
     :param target_critic_tau: if set, bootstrap the returns with a slow copy of the critic updated by Polyak averaging
         with this rate (paper: not used)
@@ -159,6 +163,7 @@ class JEDI(OffPolicyAlgorithm):
         actor_critic_max_grad_norm: float | None = None,
         sample_weights: tuple[float, ...] | list[float] | str | None = "default",
         sample_reward_end: bool | None = None,
+        termination_oversampling: float | None = None,
         return_normalization: bool | None = None,
         target_critic_tau: float | str | None = "default",
         stats_window_size: int = 100,
@@ -234,6 +239,7 @@ class JEDI(OffPolicyAlgorithm):
             "first_epoch_gradient_steps": self.first_epoch_gradient_steps >= 0,
             "first_epoch_actor_critic_gradient_steps": self.first_epoch_actor_critic_gradient_steps >= 0,
             "target_critic_tau": self.target_critic_tau is None or 0.0 < self.target_critic_tau <= 1.0,
+            "termination_oversampling": 0.0 <= self.termination_oversampling <= 1.0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -453,7 +459,10 @@ class JEDI(OffPolicyAlgorithm):
             batch_size, world_model.n_cond_steps + self.unroll_steps, self._sampling_rng
         )
         reward_end_batch = self.replay_buffer.sample_segments(
-            batch_size, world_model.n_cond_steps + self.imagination_horizon, self._sampling_rng
+            batch_size,
+            world_model.n_cond_steps + self.imagination_horizon,
+            self._sampling_rng,
+            terminal_fraction=self.termination_oversampling,
         )
         optimizer = self.policy.world_model_optimizer
         self._set_learning_rates(optimizer, self._world_model_updates)

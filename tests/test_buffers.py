@@ -436,3 +436,23 @@ def test_validation_errors() -> None:
     assert buffer.actions[[0, 2]].tolist() == [0, 1]
     with pytest.raises(ValueError, match="positive"):
         buffer.sample_segments(0, 5)
+
+
+def test_terminal_fraction_oversamples_terminations():
+    obs_space = spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    buffer = EpisodeReplayBuffer(10_000, obs_space, spaces.Discrete(2), device="cpu", sample_weights=None)
+    obs = np.zeros((1, 2), np.float32)
+    for t in range(2_000):  # episodes of 100 steps: 1% of transitions terminate
+        done = (t + 1) % 100 == 0
+        next_obs = np.full((1, 2), t + 1, np.float32)
+        buffer.add(obs, np.array([0]), np.array([1.0]), np.array([done]), np.array([False]), next_obs)
+        obs = np.zeros((1, 2), np.float32) if done else next_obs
+    rng = np.random.default_rng(0)
+    plain = buffer.sample_segments(400, 5, rng)
+    boosted = buffer.sample_segments(400, 5, rng, terminal_fraction=0.25)
+    assert plain.terminated.sum() < 20
+    # A quarter of the segments end with a termination (plus the few drawn by chance), always as their last transition.
+    assert 100 <= boosted.terminated.sum() <= 120
+    assert (boosted.terminated[:100, -2] == 1).all() and (boosted.terminated[:100, -1] == 0).all()
+    with pytest.raises(ValueError, match="terminal_fraction"):
+        buffer.sample_segments(4, 5, rng, terminal_fraction=1.5)
