@@ -63,6 +63,8 @@ def test_predict_single_and_batch_with_and_without_state():
     np.testing.assert_array_equal(fresh, restarted)
     with pytest.raises(ValueError, match="state"):
         model.predict(batch, state=state)  # a state from a batch of 1
+    with pytest.raises(ValueError, match="observation shape"):
+        model.predict(np.zeros((2, 5), dtype=np.float32))
 
 
 def test_save_load_gives_identical_parameters_and_actions(tmp_path):
