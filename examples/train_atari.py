@@ -48,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> JEDI:
         tensorboard_log=args.tensorboard_log,
         **(QUICK_SETTINGS if args.quick else {}),
     )
-    model.learn(args.steps, progress_bar=not args.no_progress_bar)
+    # Atari games are long: log after every finished game.
+    model.learn(args.steps, progress_bar=not args.no_progress_bar, log_interval=1)
     path = args.save or f"jedi_{args.game.lower()}"
     model.save(path)
     episodes = [info["r"] for info in model.ep_info_buffer]
