@@ -273,3 +273,17 @@ def test_defaults_follow_the_policy_and_explicit_values_win():
     assert mlp.gamma == VECTOR_DEFAULTS["gamma"] and mlp.sample_weights == VECTOR_DEFAULTS["sample_weights"]
     explicit = JEDI("MlpPolicy", "CartPole-v1", gamma=0.5, sample_weights=None, target_critic_tau=None)
     assert explicit.gamma == 0.5 and explicit.sample_weights is None and explicit.target_critic_tau is None
+
+
+def test_eval_callback_runs_unchanged(tmp_path):
+    from stable_baselines3.common.callbacks import EvalCallback
+
+    eval_env = make_vec_env("CartPole-v1", n_envs=1, seed=3)
+    callback = EvalCallback(
+        eval_env, n_eval_episodes=2, eval_freq=100, log_path=str(tmp_path), best_model_save_path=str(tmp_path)
+    )
+    tiny_model().learn(200, callback=callback)
+    evaluations = np.load(tmp_path / "evaluations.npz")
+    assert evaluations["timesteps"].tolist() == [100, 200]
+    assert evaluations["results"].shape == (2, 2) and (evaluations["results"] >= 8).all()
+    assert JEDI.load(tmp_path / "best_model").policy is not None
