@@ -148,7 +148,8 @@ def imagine(
 def replay_values(actor_critic: nn.Module, trajectory: ImaginedTrajectory) -> th.Tensor:
     """
     Values of every state of an imagined trajectory under another actor-critic (e.g. a slow target critic), replaying
-    the states from the trajectory's starting LSTM state.
+    the states from the trajectory's starting LSTM state. That state comes from the burn-in of the network that
+    imagined; for a slowly averaged copy of it the difference is small, and it saves a second burn-in.
 
     :param actor_critic: the network to evaluate with (same architecture as the one that imagined)
     :param trajectory: an imagined trajectory
