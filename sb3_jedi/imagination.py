@@ -65,9 +65,7 @@ def burn_in(
     :return: states (B, n, *S), actions (B, n), actor-critic LSTM state before the last frame, reward/end LSTM state
     """
     with th.no_grad():
-        states = world_model.encode(batch.observations)
-        mask = batch.mask.reshape(*batch.mask.shape, *([1] * (states.ndim - 2))).to(states.dtype)
-        states = states * mask
+        states = world_model.encode_segments(batch)
         actions = batch.actions.clone()
         n_frames = states.shape[1]
         hidden = actor_critic.initial_state(states.shape[0], states.device)

@@ -79,14 +79,14 @@ def test_compute_loss_trains_encoder_and_decoder_never_shapes_it():
     assert {"denoising_loss", "reward_loss", "end_loss", "decoder_loss"} <= loss.logs.keys()
 
     world_model.zero_grad(set_to_none=True)
-    states = world_model._masked_states(batch)
+    states = world_model.encode_segments(batch)
     decoder_loss, _ = world_model.decoder_loss(batch, states)
     decoder_loss.backward()
     assert all(p.grad is None for p in world_model.encoder.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in world_model.decoder.parameters())
 
     world_model.zero_grad(set_to_none=True)
-    reward_end_loss, _ = world_model.reward_end_loss(batch, world_model._masked_states(batch))
+    reward_end_loss, _ = world_model.reward_end_loss(batch, world_model.encode_segments(batch))
     reward_end_loss.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in world_model.encoder.parameters())
 
@@ -94,11 +94,11 @@ def test_compute_loss_trains_encoder_and_decoder_never_shapes_it():
 def test_padding_frames_are_zero_latents_and_excluded():
     policy = mlp_policy(random_switching_prob=0.0)
     batch = segment_batch(4, 5, pad_first=2)
-    states = policy.world_model._masked_states(batch)
+    states = policy.world_model.encode_segments(batch)
     assert (states[:, :2] == 0).all() and (states[:, 2:].abs().sum(-1) > 0).all()
     # A segment whose target has no real predecessor contributes nothing (mask), without NaNs.
     all_padding = segment_batch(4, 5, pad_first=4)
-    loss, _ = policy.world_model.denoising_loss(all_padding, policy.world_model._masked_states(all_padding))
+    loss, _ = policy.world_model.denoising_loss(all_padding, policy.world_model.encode_segments(all_padding))
     assert th.isfinite(loss) and loss.item() == 0.0
 
 

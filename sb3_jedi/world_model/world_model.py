@@ -76,6 +76,18 @@ class WorldModel(nn.Module, ABC):
         :return: states (B, *state_shape) or (B, T, *state_shape)
         """
 
+    def encode_segments(self, batch: SegmentBatch) -> th.Tensor:
+        """
+        Encode replay segments; padding rows (before an episode's first stored frame) become zero states, not the
+        encoding of a blank frame.
+
+        :param batch: replay segments (B, L, *obs_shape)
+        :return: states (B, L, *state_shape), with the encoder's graph
+        """
+        states = self.encode(batch.observations)
+        mask = batch.mask.reshape(*batch.mask.shape, *([1] * len(self.state_shape))).to(states.dtype)
+        return states * mask
+
     @abstractmethod
     def sample_next_state(self, cond_states: th.Tensor, cond_actions: th.Tensor) -> th.Tensor:
         """
@@ -185,12 +197,6 @@ class LatentWorldModel(WorldModel):
         out = self.decoder(states.reshape(-1, *self.state_shape))
         return out.reshape(*lead, *out.shape[1:])
 
-    def _masked_states(self, batch: SegmentBatch) -> th.Tensor:
-        states = self.encode(batch.observations)
-        # Padding rows (before an episode's first stored frame) become zero latents, not the encoding of a blank frame.
-        mask = batch.mask.reshape(*batch.mask.shape, *([1] * len(self.state_shape))).to(states.dtype)
-        return states * mask
-
     def denoising_loss(self, batch: SegmentBatch, states: th.Tensor) -> tuple[th.Tensor, dict[str, float]]:
         """
         EDM loss of the next latent, averaged over the unrolled steps of the segment.
@@ -250,9 +256,9 @@ class LatentWorldModel(WorldModel):
         return loss, {"decoder_loss": loss.item()}
 
     def compute_loss(self, denoiser_batch: SegmentBatch, reward_end_batch: SegmentBatch) -> WorldModelLoss:
-        denoiser_states = self._masked_states(denoiser_batch)
+        denoiser_states = self.encode_segments(denoiser_batch)
         denoising, logs = self.denoising_loss(denoiser_batch, denoiser_states)
-        reward_end, reward_end_logs = self.reward_end_loss(reward_end_batch, self._masked_states(reward_end_batch))
+        reward_end, reward_end_logs = self.reward_end_loss(reward_end_batch, self.encode_segments(reward_end_batch))
         decoding, decoder_logs = self.decoder_loss(denoiser_batch, denoiser_states)
         logs.update(reward_end_logs)
         logs.update(decoder_logs)
