@@ -145,5 +145,7 @@ class ActorCriticNetwork(nn.Module):
                 f"ActorCriticNetwork: `hidden` must be (h, c), each ({states.shape[0]}, {self._lstm_dim}), "
                 f"got {tuple(hidden[0].shape)} and {tuple(hidden[1].shape)}."
             )
+        if states.ndim == 4:  # see CnnEncoder: max-pooling is far faster on channels-last maps on CPU
+            states = states.contiguous(memory_format=th.channels_last)
         h, c = self.lstm(self.trunk(states), hidden)
         return self.actor(h), self.critic(h).squeeze(-1), (h, c)

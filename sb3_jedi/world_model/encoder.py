@@ -98,7 +98,9 @@ class CnnEncoder(nn.Module):
                 f"CnnEncoder was built for {self.image_size[0]}x{self.image_size[1]} images, got "
                 f"{size[0]}x{size[1]}: resize the observations or build it with image_size={size}."
             )
-        return soft_clamp(self.stages(obs), self.latent_clamp)
+        # Channels-last: PyTorch's CPU max-pool is ~10x faster on NHWC maps, and convolutions are no slower.
+        latents = self.stages(obs.contiguous(memory_format=th.channels_last))
+        return soft_clamp(latents, self.latent_clamp).contiguous()
 
 
 def _check_image_size(size: tuple[int, ...], factor: int) -> None:
