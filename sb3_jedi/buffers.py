@@ -8,6 +8,12 @@ observation of an episode, and samples fixed-length segments with padding before
 stored step and DIAMOND's recency weighting.
 """
 
+import os
+import pathlib
+import shutil
+import uuid
+import warnings
+import weakref
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -17,7 +23,60 @@ from gymnasium import spaces
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.utils import get_device
 
-__all__ = ["EpisodeReplayBuffer", "SegmentBatch"]
+__all__ = ["EpisodeReplayBuffer", "ReplayMemoryWarning", "SegmentBatch", "available_memory_bytes"]
+
+# Bytes per row besides the observation: actions, rewards, the three flags, prev/next links, episode and env ids and
+# the insertion index.
+METADATA_BYTES_PER_ROW = 8 + 4 + 1 + 1 + 1 + 8 + 8 + 8 + 8 + 8
+
+
+class ReplayMemoryWarning(UserWarning):
+    """The replay buffer will not fit in the memory (or disk space) available."""
+
+
+def available_memory_bytes() -> int | None:
+    """
+    Memory this process can still allocate, in bytes: the smaller of the system's available memory
+    (``MemAvailable`` of ``/proc/meminfo``, or psutil where installed) and what is left under a cgroup v2 memory limit.
+
+    :return: the number of bytes, or ``None`` where it cannot be told (the caller then does not warn)
+    """
+    candidates = []
+    try:
+        import psutil  # optional: not a dependency of sb3-jedi or SB3
+
+        candidates.append(int(psutil.virtual_memory().available))
+    except Exception:
+        try:
+            with open("/proc/meminfo") as meminfo:
+                for line in meminfo:
+                    if line.startswith("MemAvailable:"):
+                        candidates.append(int(line.split()[1]) * 1024)
+                        break
+        except (OSError, ValueError, IndexError):
+            pass
+    try:
+        # Containers often cap memory far below what the host reports as available.
+        limit = pathlib.Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(pathlib.Path("/sys/fs/cgroup/memory.current").read_text().strip())
+            candidates.append(max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    return min(candidates) if candidates else None
+
+
+def _format_bytes(n_bytes: float) -> str:
+    if n_bytes >= 1e8:
+        return f"{n_bytes / 1e9:.2f} GB"
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e5 else f"{n_bytes / 1e3:.1f} kB"
+
+
+def _remove_file(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 class SegmentBatch(NamedTuple):
@@ -28,13 +87,13 @@ class SegmentBatch(NamedTuple):
     received after it and whether that action ended the episode. Segments are padded at the front (``mask`` False,
     zeros) where the episode's stored rows run out.
 
-    :param observations: (B, L, *obs_shape), stored dtype (uint8 frames stay uint8; the model preprocesses them)
-    :param actions: (B, L) long, 0 where there is no action
-    :param rewards: (B, L) float32, reward received after the row's action
-    :param terminated: (B, L) float32 in {0, 1}, the row's action terminated the episode
-    :param truncated: (B, L) float32 in {0, 1}, the episode was truncated after the row's action
-    :param mask: (B, L) bool, real row (True) or padding before the episode's first stored row (False)
-    :param has_action: (B, L) bool, False for padding, an episode's final row and a still-open episode's last row
+    :ivar observations: (B, L, *obs_shape), stored dtype (uint8 frames stay uint8; the model preprocesses them)
+    :ivar actions: (B, L) long, 0 where there is no action
+    :ivar rewards: (B, L) float32, reward received after the row's action
+    :ivar terminated: (B, L) float32 in {0, 1}, the row's action terminated the episode
+    :ivar truncated: (B, L) float32 in {0, 1}, the episode was truncated after the row's action
+    :ivar mask: (B, L) bool, real row (True) or padding before the episode's first stored row (False)
+    :ivar has_action: (B, L) bool, False for padding, an episode's final row and a still-open episode's last row
     """
 
     observations: th.Tensor
@@ -68,6 +127,13 @@ class EpisodeReplayBuffer:
     :param n_envs: Number of parallel environments feeding :meth:`add`
     :param sample_weights: Recency weights over the age-ordered parts of the buffer, oldest first
         (DIAMOND: ``(0.1, 0.1, 0.1, 0.7)``); ``None`` samples end rows uniformly
+    :param storage_dir: Directory in which to keep the observations in a memory-mapped ``.npy`` file instead of RAM
+        (for buffers larger than the memory); ``None`` keeps everything in memory. The file is scratch space, deleted
+        when the buffer is garbage-collected; pickling the buffer (``save_replay_buffer``) copies the frames into the
+        pickle, and unpickling writes them to a new file in the same directory
+
+    Before allocating, the buffer compares its size with the memory available (and, with ``storage_dir``, the free
+    disk space) and emits a :class:`ReplayMemoryWarning` with the numbers when it will not fit.
     """
 
     def __init__(
@@ -78,6 +144,7 @@ class EpisodeReplayBuffer:
         device: th.device | str = "auto",
         n_envs: int = 1,
         sample_weights: Sequence[float] | None = (0.1, 0.1, 0.1, 0.7),
+        storage_dir: str | os.PathLike | None = None,
     ) -> None:
         if not isinstance(action_space, spaces.Discrete):
             raise ValueError(
@@ -119,7 +186,10 @@ class EpisodeReplayBuffer:
         # Frames are kept as uint8 (4x smaller than float32); the model normalises them when it encodes them
         obs_dtype = np.uint8 if is_image_space(observation_space, check_channels=False) else np.float32
         n = self.buffer_size
-        self.observations = np.zeros((n, *self.obs_shape), dtype=obs_dtype)
+        self.storage_dir = None if storage_dir is None else pathlib.Path(storage_dir)
+        self.storage_path: pathlib.Path | None = None
+        self._check_resources(np.dtype(obs_dtype))
+        self.observations = self._allocate_observations(np.dtype(obs_dtype))
         self.actions = np.zeros(n, dtype=np.int64)
         self.rewards = np.zeros(n, dtype=np.float32)
         self.terminated = np.zeros(n, dtype=bool)
@@ -139,6 +209,78 @@ class EpisodeReplayBuffer:
         # Per env: row index of the open episode's last row (-1: no open episode) and that episode's id
         self.open_rows = np.full(n_envs, -1, dtype=np.int64)
         self.open_episode_ids = np.full(n_envs, -1, dtype=np.int64)
+
+    def _check_resources(self, obs_dtype: np.dtype) -> None:
+        """Warn when the arrays will not fit in the available memory (or the frames on the free disk space)."""
+        obs_bytes = self.buffer_size * int(np.prod(self.obs_shape, dtype=np.int64)) * obs_dtype.itemsize
+        metadata_bytes = self.buffer_size * METADATA_BYTES_PER_ROW
+        what = f"EpisodeReplayBuffer(buffer_size={self.buffer_size}) of {self.obs_shape} {obs_dtype} observations"
+        if self.storage_dir is None:
+            available = available_memory_bytes()
+            needed = obs_bytes + metadata_bytes
+            if available is not None and needed > available:
+                warnings.warn(
+                    f"{what} needs {_format_bytes(needed)} of memory ({_format_bytes(obs_bytes)} of frames) but only "
+                    f"{_format_bytes(available)} is available: the process may be killed as the buffer fills. Lower "
+                    "buffer_size, or keep the frames on disk with storage_dir=... (JEDI(..., replay_buffer_kwargs="
+                    '{"storage_dir": "/path/with/space"})).',
+                    ReplayMemoryWarning,
+                    stacklevel=3,
+                )
+            return
+        self.storage_dir.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.storage_dir).free
+        if obs_bytes > free:
+            warnings.warn(
+                f"{what} needs {_format_bytes(obs_bytes)} in storage_dir={str(self.storage_dir)!r} but only "
+                f"{_format_bytes(free)} is free there: writes will fail as the buffer fills. Pick a directory on a disk "
+                "with more space, or lower buffer_size.",
+                ReplayMemoryWarning,
+                stacklevel=3,
+            )
+
+    def _allocate_observations(self, obs_dtype: np.dtype) -> np.ndarray:
+        shape = (self.buffer_size, *self.obs_shape)
+        if self.storage_dir is None:
+            return np.zeros(shape, dtype=obs_dtype)
+        self.storage_dir.mkdir(parents=True, exist_ok=True)
+        path = self.storage_dir / f"replay-observations-{uuid.uuid4().hex[:12]}.npy"
+        # A sparse file of zeros: disk blocks are used as rows are written.
+        observations = np.lib.format.open_memmap(path, mode="w+", dtype=obs_dtype, shape=shape)
+        self.storage_path = path
+        # The file is scratch space of this buffer only: remove it with the buffer (or at interpreter exit).
+        self._storage_finalizer = weakref.finalize(self, _remove_file, str(path))
+        return observations
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_storage_finalizer", None)
+        # Frames on disk are copied into the pickle (a plain array), so the pickle stands alone: it stays valid after
+        # the scratch file is deleted, and loads on another machine.
+        state["observations"] = np.asarray(self.observations)
+        state["storage_path"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("storage_dir", None)
+        self.__dict__.setdefault("storage_path", None)
+        if self.storage_dir is not None:
+            frames = self.observations
+            try:
+                self.observations = self._allocate_observations(frames.dtype)
+            except OSError as error:
+                warnings.warn(
+                    f"Could not write the replay frames to storage_dir={str(self.storage_dir)!r} ({error}); they stay "
+                    "in memory. Set buffer.storage_dir to a writable directory before pickling to keep them on disk.",
+                    ReplayMemoryWarning,
+                    stacklevel=2,
+                )
+                self.storage_dir = None
+                return
+            chunk = 4096  # copy a few thousand rows at a time
+            for start in range(0, len(frames), chunk):
+                self.observations[start : start + chunk] = frames[start : start + chunk]
 
     @staticmethod
     def _check_weights(sample_weights: Sequence[float] | None) -> np.ndarray | None:
@@ -180,7 +322,7 @@ class EpisodeReplayBuffer:
 
     @property
     def nbytes(self) -> int:
-        """Memory taken by the stored arrays, in bytes."""
+        """Size of the stored arrays, in bytes (the observations included when they are kept on disk)."""
         arrays = (
             self.observations,
             self.actions,

@@ -7,6 +7,10 @@ One epoch of :meth:`JEDI.learn` (DIAMOND's loop): collect ``train_freq`` env ste
 steps, is longer.
 """
 
+import io
+import math
+import pathlib
+import warnings
 from collections import defaultdict
 from typing import Any, ClassVar, TypeVar
 
@@ -28,8 +32,10 @@ from sb3_jedi.actor_critic_loss import actor_critic_loss
 from sb3_jedi.buffers import EpisodeReplayBuffer
 from sb3_jedi.imagination import imagine, replay_values
 from sb3_jedi.policies import CnnPolicy, JEDIPolicy, MlpPolicy, check_spaces
+from sb3_jedi.save_util import CHECKPOINT_FORMAT_VERSION, check_jedi_checkpoint
+from sb3_jedi.version import __version__
 
-__all__ = ["ATARI_DEFAULTS", "JEDI", "VECTOR_DEFAULTS"]
+__all__ = ["ATARI_DEFAULTS", "JEDI", "VECTOR_DEFAULTS", "NonFiniteError", "NonFiniteWarning"]
 
 SelfJEDI = TypeVar("SelfJEDI", bound="JEDI")
 
@@ -86,6 +92,14 @@ VECTOR_DEFAULTS: dict[str, Any] = {
 }
 
 
+class NonFiniteError(RuntimeError):
+    """Raised when a component of JEDI had non-finite losses or gradients in too many consecutive updates."""
+
+
+class NonFiniteWarning(UserWarning):
+    """An update was skipped because its loss or gradients were not finite (warned at most once per epoch)."""
+
+
 class JEDI(OffPolicyAlgorithm):
     """
     JEDI: Joint Embedding DIffusion world-model agent (Latent End-to-end Diffusion Mitigates Agent-Human Performance
@@ -127,6 +141,11 @@ class JEDI(OffPolicyAlgorithm):
     :param return_normalization: scale advantages by the 5-95 percentile range of the returns (DreamerV3), floor 1
     :param target_critic_tau: if set, bootstrap the returns with a slow copy of the critic updated by Polyak averaging
         with this rate (paper: not used)
+    :param max_nonfinite_updates: an update whose loss or gradient norm is NaN or infinite is skipped (no optimiser
+        step) and counted in ``train/nonfinite_updates``; after this many consecutive skipped updates of one component
+        (world model or actor-critic) training stops with :class:`NonFiniteError`
+    :param replay_buffer_kwargs: keyword arguments of :class:`~sb3_jedi.buffers.EpisodeReplayBuffer`, e.g.
+        ``{"storage_dir": "/scratch/replay"}`` to keep the frames in a memory-mapped file on disk
     :param stats_window_size: window size of the rollout logging (episodes)
     :param tensorboard_log: TensorBoard log directory (None: no logging)
     :param policy_kwargs: keyword arguments of the policy (network sizes, EDM and sampler options)
@@ -169,6 +188,8 @@ class JEDI(OffPolicyAlgorithm):
         termination_oversampling: float | None = None,
         return_normalization: bool | None = None,
         target_critic_tau: float | str | None = "default",
+        max_nonfinite_updates: int = 10,
+        replay_buffer_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -179,8 +200,10 @@ class JEDI(OffPolicyAlgorithm):
     ) -> None:
         policy_class = self.policy_aliases.get(policy, policy) if isinstance(policy, str) else policy
         if isinstance(policy, str) and policy not in self.policy_aliases:
-            raise ValueError(f"Unknown policy {policy!r} for JEDI: use one of {sorted(self.policy_aliases)}.")
-        defaults = VECTOR_DEFAULTS if issubclass(policy_class, MlpPolicy) else ATARI_DEFAULTS  # type: ignore[arg-type]
+            raise ValueError(
+                f"Unknown policy {policy!r} for {type(self).__name__}: use one of {sorted(self.policy_aliases)}."
+            )
+        defaults = self._default_hyperparameters(policy_class)  # type: ignore[arg-type]
         arguments = locals()
         # None means "the policy's default", except for the two arguments where None is a real value ("default" then).
         nullable = ("sample_weights", "target_critic_tau")
@@ -204,6 +227,7 @@ class JEDI(OffPolicyAlgorithm):
             gamma=hp["gamma"],
             train_freq=hp["train_freq"],
             gradient_steps=hp["gradient_steps"],
+            replay_buffer_kwargs=replay_buffer_kwargs,
             policy_kwargs=policy_kwargs,
             stats_window_size=stats_window_size,
             tensorboard_log=tensorboard_log,
@@ -220,7 +244,16 @@ class JEDI(OffPolicyAlgorithm):
                 setattr(self, key, value)
         if self.sample_weights is not None:
             self.sample_weights = tuple(float(w) for w in self.sample_weights)
+        self.max_nonfinite_updates = max_nonfinite_updates
         self._validate_hyperparameters()
+        # Plain JSON values in the saved ``data``: JEDI.load checks them before unpickling anything (save_util.py).
+        self.algorithm_name = type(self).__name__
+        self.sb3_jedi_version = __version__
+        self.checkpoint_format_version = CHECKPOINT_FORMAT_VERSION
+        # Skipped (non-finite) updates: total, consecutive per component, components warned about this epoch.
+        self._nonfinite_updates = 0
+        self._consecutive_nonfinite = {"world model": 0, "actor-critic": 0}
+        self._nonfinite_warned: set[str] = set()
 
         self._n_train_calls = 0
         self._world_model_updates = 0
@@ -229,6 +262,11 @@ class JEDI(OffPolicyAlgorithm):
         self._sampling_rng = np.random.default_rng(seed)
         if _init_setup_model:
             self._setup_model()
+
+    @classmethod
+    def _default_hyperparameters(cls, policy_class: type[JEDIPolicy]) -> dict[str, Any]:
+        """The defaults of arguments left to ``None``, per policy class (a subclass with other defaults overrides this)."""
+        return VECTOR_DEFAULTS if issubclass(policy_class, MlpPolicy) else ATARI_DEFAULTS
 
     def _validate_hyperparameters(self) -> None:
         checks = {
@@ -243,18 +281,26 @@ class JEDI(OffPolicyAlgorithm):
             "first_epoch_actor_critic_gradient_steps": self.first_epoch_actor_critic_gradient_steps >= 0,
             "target_critic_tau": self.target_critic_tau is None or 0.0 < self.target_critic_tau <= 1.0,
             "termination_oversampling": 0.0 <= self.termination_oversampling <= 1.0,
+            "max_nonfinite_updates": self.max_nonfinite_updates >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
             raise ValueError(
                 f"Invalid JEDI hyper-parameters: {values}. Batch size, horizon and unroll steps must be >= 1, "
-                "probabilities and discounts in [0, 1], step counts >= 0, target_critic_tau in (0, 1] or None."
+                "probabilities and discounts in [0, 1], step counts >= 0, target_critic_tau in (0, 1] or None, "
+                "max_nonfinite_updates >= 1."
             )
 
     def _setup_model(self) -> None:
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
+        reserved = {"buffer_size", "observation_space", "action_space", "device", "n_envs", "sample_weights"}
+        if reserved & set(self.replay_buffer_kwargs):
+            raise ValueError(
+                f"replay_buffer_kwargs may not set {sorted(reserved & set(self.replay_buffer_kwargs))}: JEDI sets them "
+                "itself. Pass buffer_size=... and sample_weights=... to JEDI directly."
+            )
         self.replay_buffer = EpisodeReplayBuffer(
             self.buffer_size,
             self.observation_space,
@@ -262,6 +308,7 @@ class JEDI(OffPolicyAlgorithm):
             device=self.device,
             n_envs=self.n_envs,
             sample_weights=self.sample_weights,
+            **self.replay_buffer_kwargs,
         )
         self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space, self.action_space, self.lr_schedule, **self.policy_kwargs
@@ -272,7 +319,56 @@ class JEDI(OffPolicyAlgorithm):
     # Saving ----------------------------------------------------------------------------------------------------
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_last_rnn_state"]
+        return [*super()._excluded_save_params(), "_last_rnn_state", "_nonfinite_warned"]
+
+    @classmethod
+    def load(  # type: ignore[override]
+        cls: type[SelfJEDI],
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> SelfJEDI:
+        """
+        Load a model saved with :meth:`save`. The file is checked first without unpickling anything
+        (:func:`~sb3_jedi.save_util.check_jedi_checkpoint`): a damaged file, another algorithm's model (a PPO zip, or a
+        DIAMOND model loaded with ``JEDI.load``) or one saved by an incompatible sb3-jedi raises a ``ValueError`` that
+        says so and how to load it instead.
+
+        :param path: path of the zip (``.zip`` may be left out) or a binary file object
+        :param env: the environment to run the loaded model on; it must have the spaces the model was trained with
+        :param device: ``"cpu"``, ``"cuda"`` or ``"auto"``
+        :param custom_objects: values replacing saved ones (SB3's ``custom_objects``)
+        :param print_system_info: print the system info of the saving machine and of this one
+        :param force_reset: reset the env before the next ``learn`` (SB3's default)
+        :param kwargs: attributes to set on the loaded model
+        :return: the loaded model
+        """
+        check_jedi_checkpoint(path, expected_algorithm=cls.__name__)
+        try:
+            model = super().load(
+                path,
+                env=env,
+                device=device,
+                custom_objects=custom_objects,
+                print_system_info=print_system_info,
+                force_reset=force_reset,
+                **kwargs,
+            )
+        except ValueError as error:
+            if "spaces do not match" not in str(error):
+                raise
+            raise ValueError(
+                f"{error}. The env passed to {cls.__name__}.load must have the observation and action spaces the model "
+                "was trained with (same game, same wrappers, e.g. make_atari100k_env); load without env to only predict."
+            ) from error
+        # Saving the loaded model again writes this version's format.
+        model.sb3_jedi_version = __version__
+        model.checkpoint_format_version = CHECKPOINT_FORMAT_VERSION
+        return model
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", "policy.world_model_optimizer", "policy.actor_critic_optimizer"], []
@@ -409,7 +505,8 @@ class JEDI(OffPolicyAlgorithm):
     ) -> None:
         # Store the unnormalised data, and the true last observation of finished episodes (VecEnvs auto-reset).
         if self._vec_normalize_env is not None:
-            obs = self._vec_normalize_env.unnormalize_obs(self._last_obs)  # type: ignore[arg-type]
+            # The raw observation itself (SB3 keeps it): un-normalising the normalised one is off by rounding errors.
+            obs = self._last_original_obs
             new_obs_ = self._vec_normalize_env.get_original_obs()
             reward_ = self._vec_normalize_env.get_original_reward()
         else:
@@ -431,6 +528,8 @@ class JEDI(OffPolicyAlgorithm):
             next_obs,
         )
         self._last_obs = new_obs
+        if self._vec_normalize_env is not None:
+            self._last_original_obs = new_obs_
 
     # Training --------------------------------------------------------------------------------------------------
 
@@ -452,8 +551,52 @@ class JEDI(OffPolicyAlgorithm):
                 max_norm = self.actor_critic_max_grad_norm
             else:
                 max_norm = self.world_model_max_grad_norm
-            norms[f"{name}_grad_norm"] = float(clip_grad_norm_(group["params"], max_norm))
+            # A NaN or infinite norm is how non-finite gradients are detected (the update is then skipped).
+            norms[f"{name}_grad_norm"] = float(clip_grad_norm_(group["params"], max_norm, error_if_nonfinite=False))
         return norms
+
+    @staticmethod
+    def _nonfinite_loss_terms(total: th.Tensor, logs: dict[str, float]) -> list[str]:
+        """Names of the non-finite loss terms when the total loss is not finite (empty list: the loss is finite)."""
+        total_value = float(total.detach())
+        if math.isfinite(total_value):
+            return []
+        terms = [
+            f"loss term {key!r} = {value}" for key, value in logs.items() if key.endswith("loss") and not math.isfinite(value)
+        ]
+        return terms or [f"total loss = {total_value}"]
+
+    @staticmethod
+    def _nonfinite_grad_groups(norms: dict[str, float]) -> list[str]:
+        return [
+            f"grad group {key.removesuffix('_grad_norm')!r} norm = {value}"
+            for key, value in norms.items()
+            if not math.isfinite(value)
+        ]
+
+    def _skip_nonfinite_update(self, component: str, optimizer: th.optim.Optimizer, problems: list[str]) -> None:
+        """Drop the gradients of an update with non-finite values, count it, warn once per epoch, stop after a streak."""
+        optimizer.zero_grad(set_to_none=True)
+        self._nonfinite_updates += 1
+        streak = self._consecutive_nonfinite[component] = self._consecutive_nonfinite.get(component, 0) + 1
+        what = "; ".join(problems)
+        if streak >= self.max_nonfinite_updates:
+            raise NonFiniteError(
+                f"The {component} had non-finite losses or gradients in {streak} consecutive updates (last: {what}), so "
+                "its parameters stopped changing and training stopped. Check the env's observations and rewards for "
+                "NaN/inf (stable_baselines3.common.vec_env.VecCheckNan), then resume from the last checkpoint with a "
+                "lower learning_rate or max grad norm; max_nonfinite_updates sets how many consecutive skips are tolerated."
+            )
+        if component not in self._nonfinite_warned:
+            self._nonfinite_warned.add(component)
+            warnings.warn(
+                f"JEDI skipped an update of the {component} because of non-finite values ({what}): no optimiser step was "
+                f"taken. Training goes on; {self.max_nonfinite_updates} consecutive skipped {component} updates raise "
+                "NonFiniteError. Further skips in this epoch are only counted (train/nonfinite_updates). If they recur, "
+                "lower the learning rate or the max grad norm and check observations and rewards for NaN/inf.",
+                NonFiniteWarning,
+                stacklevel=3,
+            )
 
     def train_world_model(self, batch_size: int) -> dict[str, float]:
         """One update of the world model (encoder, denoiser, reward/termination model, decoder)."""
@@ -471,9 +614,19 @@ class JEDI(OffPolicyAlgorithm):
         self._set_learning_rates(optimizer, self._world_model_updates)
         loss = world_model.compute_loss(denoiser_batch, reward_end_batch)
         optimizer.zero_grad(set_to_none=True)
+        problems = self._nonfinite_loss_terms(loss.total, loss.logs)
+        if problems:
+            self._skip_nonfinite_update("world model", optimizer, problems)
+            return dict(loss.logs)
         loss.total.backward()
-        logs = {**loss.logs, **self._clip_gradients(optimizer)}
+        norms = self._clip_gradients(optimizer)
+        logs = {**loss.logs, **norms}
+        problems = self._nonfinite_grad_groups(norms)
+        if problems:
+            self._skip_nonfinite_update("world model", optimizer, problems)
+            return logs
         optimizer.step()
+        self._consecutive_nonfinite["world model"] = 0
         self._world_model_updates += 1
         return logs
 
@@ -488,6 +641,8 @@ class JEDI(OffPolicyAlgorithm):
             bootstrap = replay_values(policy.actor_critic_target, trajectory)[:, 1:]
         else:
             bootstrap = trajectory.next_values
+        # The loss updates the return statistics: keep a copy so that a skipped update leaves them untouched.
+        scaler_state = {key: value.clone() for key, value in policy.return_scaler.state_dict().items()}
         losses = actor_critic_loss(
             trajectory.log_probs,
             trajectory.entropies,
@@ -504,11 +659,22 @@ class JEDI(OffPolicyAlgorithm):
         optimizer = policy.actor_critic_optimizer
         self._set_learning_rates(optimizer, self._actor_critic_updates)
         optimizer.zero_grad(set_to_none=True)
-        losses.total.backward()
-        logs = {**losses.logs, **self._clip_gradients(optimizer)}
+        problems = self._nonfinite_loss_terms(losses.total, losses.logs)
+        if not problems:
+            losses.total.backward()
+            norms = self._clip_gradients(optimizer)
+            problems = self._nonfinite_grad_groups(norms)
+        else:
+            norms = {}
+        logs = {**losses.logs, **norms}
+        if problems:
+            policy.return_scaler.load_state_dict(scaler_state)
+            self._skip_nonfinite_update("actor-critic", optimizer, problems)
+            return logs
         optimizer.step()
         if self.target_critic_tau is not None:
             policy.update_target_critic(self.target_critic_tau)
+        self._consecutive_nonfinite["actor-critic"] = 0
         self._actor_critic_updates += 1
         return logs
 
@@ -527,18 +693,21 @@ class JEDI(OffPolicyAlgorithm):
         else:
             actor_critic_steps = self.actor_critic_gradient_steps
         logs: dict[str, list[float]] = defaultdict(list)
-        for _ in range(world_model_steps):
-            for key, value in self.train_world_model(batch_size).items():
-                logs[key].append(value)
-        for _ in range(actor_critic_steps):
-            for key, value in self.train_actor_critic(batch_size).items():
-                logs[key].append(value)
+        self._nonfinite_warned = set()  # warn at most once per component and epoch
+        for update, steps in ((self.train_world_model, world_model_steps), (self.train_actor_critic, actor_critic_steps)):
+            for _ in range(steps):
+                skipped_before = self._nonfinite_updates
+                update_logs = update(batch_size)
+                if self._nonfinite_updates == skipped_before:  # skipped updates stay out of the logged means
+                    for key, value in update_logs.items():
+                        logs[key].append(value)
         self.policy.set_training_mode(False)
         self._n_train_calls += 1
         self._n_updates += world_model_steps + actor_critic_steps
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/world_model_updates", self._world_model_updates)
         self.logger.record("train/actor_critic_updates", self._actor_critic_updates)
+        self.logger.record("train/nonfinite_updates", self._nonfinite_updates)
         self.logger.record("train/learning_rate", self.lr_schedule(self._current_progress_remaining))
         for key, values in logs.items():
             self.logger.record(f"train/{key}", float(np.mean(values)))
@@ -575,5 +744,59 @@ class JEDI(OffPolicyAlgorithm):
                 f"set_env got {env.num_envs} env(s) but the model was built for {self.n_envs} (its replay buffer keeps one "
                 f"open episode per env). Use JEDI.load(path, env=new_env) to continue with {env.num_envs} env(s)."
             )
-        super().set_env(env, force_reset)
+        try:
+            super().set_env(env, force_reset)
+        except ValueError as error:
+            if "spaces do not match" not in str(error):
+                raise
+            raise ValueError(
+                f"{error}. set_env needs an env with the observation and action spaces the model was built for (same "
+                "game, same wrappers); for another task, create a new model."
+            ) from error
         self._last_rnn_state = None
+
+    # Hugging Face Hub ------------------------------------------------------------------------------------------------
+
+    @classmethod
+    def load_from_hub(
+        cls: type[SelfJEDI],
+        repo_id: str,
+        filename: str | None = None,
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+        **load_kwargs: Any,
+    ) -> SelfJEDI:
+        """
+        Download a model from a Hugging Face Hub repo and load it (see :func:`sb3_jedi.hub.load_from_hub`, which this
+        calls; ``trust_remote_code=True`` is needed because loading unpickles the model zip).
+
+        :param repo_id: the model repo, ``"<user or organisation>/<name>"``
+        :param filename: the model zip in the repo (``None``: the repo's only ``.zip``)
+        :param revision: branch, tag or commit (``None``: the main branch)
+        :param trust_remote_code: allow unpickling the model zip of this repo
+        :param load_kwargs: passed on to :meth:`load`
+        :return: the loaded model
+        """
+        from sb3_jedi.hub import load_from_hub  # here: sb3_jedi.hub imports this module
+
+        model = load_from_hub(repo_id, filename, revision, trust_remote_code, **load_kwargs)
+        if not isinstance(model, cls):
+            raise TypeError(
+                f"The Hub repo {repo_id!r} holds a {type(model).__name__} model, not a {cls.__name__} one: load it with "
+                f"{type(model).__name__}.load_from_hub or sb3_jedi.hub.load_from_hub."
+            )
+        return model
+
+    def push_to_hub(self, repo_id: str, env_id: str, **kwargs: Any) -> Any:
+        """
+        Evaluate this model, record a replay and upload it with its model card to a Hugging Face Hub repo (see
+        :func:`sb3_jedi.hub.push_to_hub` for the keyword arguments).
+
+        :param repo_id: the model repo, ``"<user or organisation>/<name>"``
+        :param env_id: the env the model plays (an Atari game or a gymnasium id)
+        :param kwargs: ``eval_env``, ``n_eval_episodes``, ``video_length``, ``token``, ``private``, ``commit_message``
+        :return: the commit's ``huggingface_hub.CommitInfo``
+        """
+        from sb3_jedi.hub import push_to_hub
+
+        return push_to_hub(self, repo_id, env_id, **kwargs)

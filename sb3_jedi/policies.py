@@ -309,6 +309,11 @@ class JEDIPolicy(BasePolicy):
             )
         if episode_start is None:
             episode_start = np.zeros(n_envs, dtype=bool)
+        elif np.size(episode_start) != n_envs:
+            raise ValueError(
+                f"episode_start must hold one flag per observation ({n_envs}), got shape {np.shape(episode_start)}. "
+                "Pass the envs' done flags of the previous step (all True at the start)."
+            )
         keep = th.as_tensor(1.0 - np.asarray(episode_start, dtype=np.float32), device=self.device).reshape(n_envs, 1)
         hidden = tuple(th.as_tensor(s, device=self.device, dtype=th.float32) * keep for s in state)
         actions, _, (h, c) = self.act(obs_tensor, hidden, deterministic)  # type: ignore[arg-type]

@@ -36,3 +36,29 @@ def test_readme_main_command_uses_an_existing_example():
     assert "python examples/train_atari.py --game Pong" in readme
     assert (EXAMPLES / "train_atari.py").exists()
     pytest.importorskip("ale_py")
+
+
+def test_resume_training_example_continues_a_run(tmp_path, capsys):
+    example = load_example("resume_training")
+    common = ["--dir", str(tmp_path / "ckpt"), "--checkpoint-freq", "100", "--quick"]
+    first = example.main(["--steps", "200", *common])
+    assert first.num_timesteps == 200
+    assert "Starting a new run" in capsys.readouterr().out
+    second = example.main(["--steps", "300", *common])
+    assert second.num_timesteps == 300
+    assert second.replay_buffer.n_transitions == 300  # the first 200 transitions came back with the checkpoint
+    assert "Resuming from" in capsys.readouterr().out
+
+
+def test_record_video_example(tmp_path):
+    import cv2
+
+    from sb3_jedi import JEDI
+
+    model = JEDI("MlpPolicy", "CartPole-v1", learning_starts=10)
+    model.save(tmp_path / "model")
+    frames = load_example("record_video").main(
+        ["--model", str(tmp_path / "model.zip"), "--env", "CartPole-v1", "--out", str(tmp_path / "v.mp4"), "--steps", "12"]
+    )
+    assert frames == 12
+    assert cv2.VideoCapture(str(tmp_path / "v.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 12

@@ -8,12 +8,15 @@ from sb3_jedi.envs.atari import (
     make_atari100k_single_env,
     resolve_atari_game,
 )
+from sb3_jedi.envs.factory import atari_game_or_none, make_env
 
 __all__ = [
     "ATARI100K_GAMES",
     "Atari100kPreprocessing",
     "TerminateOnLifeLoss",
+    "atari_game_or_none",
     "make_atari100k_env",
     "make_atari100k_single_env",
+    "make_env",
     "resolve_atari_game",
 ]

@@ -4,6 +4,7 @@ from sb3_jedi.world_model.decoder import CnnDecoder, MlpDecoder
 from sb3_jedi.world_model.denoiser import LatentUNet, MlpDenoiser
 from sb3_jedi.world_model.diffusion import DiffusionSampler, EDMDenoiser, SigmaDistribution, build_sigmas
 from sb3_jedi.world_model.encoder import CnnEncoder, MlpEncoder
+from sb3_jedi.world_model.pixel import PixelWorldModel, quantize_pixels
 from sb3_jedi.world_model.reward_end import RewardEndModel
 from sb3_jedi.world_model.world_model import LatentWorldModel, WorldModel, WorldModelLoss
 
@@ -17,9 +18,11 @@ __all__ = [
     "MlpDecoder",
     "MlpDenoiser",
     "MlpEncoder",
+    "PixelWorldModel",
     "RewardEndModel",
     "SigmaDistribution",
     "WorldModel",
     "WorldModelLoss",
     "build_sigmas",
+    "quantize_pixels",
 ]

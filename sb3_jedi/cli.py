@@ -1,0 +1,565 @@
+"""
+The ``sb3-jedi`` command line: train, evaluate, watch and share agents, and run the benchmarks.
+
+Every command has ``--help`` with examples. Heavy imports (torch, the envs, the Hub client) happen inside the commands
+so that ``sb3-jedi --help`` answers at once.
+"""
+
+import argparse
+import ast
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from gymnasium.error import DependencyNotInstalled
+
+from sb3_jedi.version import __version__
+
+__all__ = ["LinearSchedule", "build_parser", "load_hyperparams", "main"]
+
+PROGRAM = "sb3-jedi"
+
+# Keys of an rl-zoo3 hyper-parameter section that are not arguments of the algorithm.
+_RUN_KEYS = ("n_timesteps", "policy", "n_envs")
+# rl-zoo3 keys for env wrappers that the Atari100k protocol or this library handle differently.
+_UNSUPPORTED_KEYS = ("env_wrapper", "frame_stack", "normalize", "vec_env_wrapper", "callback", "replay_buffer_class")
+
+
+class CommandError(Exception):
+    """A mistake in a command's arguments or files: printed as one line, exit status 2."""
+
+
+# ----------------------------------------------------------------------------------------------- hyper-parameters
+
+
+class LinearSchedule:
+    """rl-zoo3's ``lin_<value>``: the value decays linearly to 0 over training (shown as written in run files)."""
+
+    def __init__(self, initial: float) -> None:
+        self.initial = initial
+
+    def __call__(self, progress_remaining: float) -> float:
+        return progress_remaining * self.initial
+
+    def __repr__(self) -> str:
+        return f"lin_{self.initial:g}"
+
+
+def _parse_value(key: str, value: Any) -> Any:
+    """rl-zoo3 conventions: ``"lin_1e-3"`` is a linear schedule, ``"dict(a=1)"`` strings are Python literals."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("lin_"):
+            try:
+                return LinearSchedule(float(text[4:]))
+            except ValueError as error:
+                raise CommandError(f"{key}: {value!r} is not a linear schedule such as 'lin_1e-3'.") from error
+        if text.startswith("dict(") or text.startswith("{") or text.startswith("["):
+            return _parse_literal(key, text)
+    return value
+
+
+def _parse_literal(key: str, text: str) -> Any:
+    """Safely evaluate ``dict(a=1, b=[2, 3])`` / ``{...}`` / ``[...]`` made of literals (no code is run)."""
+    try:
+        node = ast.parse(text, mode="eval").body
+    except SyntaxError as error:
+        raise CommandError(f"{key}: cannot parse {text!r} ({error.msg}).") from error
+
+    def convert(item: ast.AST) -> Any:
+        if isinstance(item, ast.Call) and isinstance(item.func, ast.Name) and item.func.id == "dict" and not item.args:
+            return {kw.arg: convert(kw.value) for kw in item.keywords}
+        if isinstance(item, ast.Call) and isinstance(item.func, ast.Name) and item.func.id in ("list", "tuple"):
+            values = [convert(a) for a in item.args]
+            return values[0] if len(values) == 1 else values
+        try:
+            return ast.literal_eval(item)
+        except ValueError as error:
+            raise CommandError(
+                f"{key}: {text!r} may only hold literals (numbers, strings, lists, dict(...)); "
+                f"{ast.unparse(item)!r} is not one. Class names such as nn.ReLU are not supported."
+            ) from error
+
+    return convert(node)
+
+
+def load_hyperparams(path: str | Path, env_id: str) -> dict[str, Any]:
+    """
+    Read the hyper-parameters of ``env_id`` from an rl-zoo3-style YAML file.
+
+    The file maps env ids to sections; the section used is the env id itself, then ``atari`` for Atari games, then
+    ``default``. A section holds algorithm arguments plus ``n_timesteps``, ``policy`` and ``n_envs``; strings
+    ``"lin_<value>"`` are linear schedules and ``"dict(...)"`` strings are parsed as literals (``policy_kwargs``).
+
+    :param path: the YAML file
+    :param env_id: the env the run trains on
+    :return: the section, with values converted
+    """
+    from sb3_jedi.envs import atari_game_or_none
+
+    path = Path(path)
+    if not path.is_file():
+        raise CommandError(f"Hyper-parameter file {path} does not exist.")
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise CommandError(f"{path} is not valid YAML: {error}") from error
+    if not isinstance(content, dict):
+        raise CommandError(
+            f"{path} must map env ids to hyper-parameter sections (rl-zoo3 style), got {type(content).__name__}."
+        )
+    game = atari_game_or_none(env_id)
+    candidates = [env_id] + ([game, "atari"] if game else []) + ["default"]
+    for key in candidates:
+        if key in content:
+            section = content[key]
+            break
+    else:
+        raise CommandError(f"{path} has no section for {env_id!r}: add one named {' or '.join(map(repr, candidates))}.")
+    if not isinstance(section, dict):
+        raise CommandError(f"Section {key!r} of {path} must be a mapping of hyper-parameters.")
+    unsupported = [k for k in section if k in _UNSUPPORTED_KEYS]
+    if unsupported:
+        raise CommandError(
+            f"{path} [{key}]: {', '.join(unsupported)} not supported: Atari games always use the Atari100k protocol "
+            "(sb3_jedi.envs.make_atari100k_env) and JEDI has its own episodic replay buffer."
+        )
+    return {name: _parse_value(name, value) for name, value in section.items()}
+
+
+# ----------------------------------------------------------------------------------------------------- commands
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower()
+
+
+def _versions() -> dict[str, str]:
+    import gymnasium
+    import stable_baselines3
+    import torch
+
+    return {"sb3_jedi": __version__, "stable_baselines3": stable_baselines3.__version__, "torch": torch.__version__,
+            "gymnasium": gymnasium.__version__}  # fmt: skip
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from sb3_jedi.checkpoints import CheckpointCallback, latest_checkpoint, load_checkpoint
+    from sb3_jedi.envs import make_env
+    from sb3_jedi.registry import get_algorithm
+
+    algorithm = get_algorithm(args.algo)
+    hyperparams = load_hyperparams(args.hyperparams, args.env) if args.hyperparams else {}
+    steps = args.steps or int(float(hyperparams.pop("n_timesteps", 100_000)))
+    hyperparams.pop("n_timesteps", None)
+    n_envs = args.n_envs or int(hyperparams.pop("n_envs", 1))
+    hyperparams.pop("n_envs", None)
+    policy = args.policy or hyperparams.pop("policy", None)
+    hyperparams.pop("policy", None)
+
+    out = Path(args.out or Path("runs") / f"{args.algo.lower()}_{_slug(args.env)}_seed{args.seed}")
+    checkpoint_dir = out / "checkpoints"
+    env = make_env(args.env, n_envs=n_envs, seed=args.seed, training=True)
+    if policy is None:
+        policy = "CnnPolicy" if len(env.observation_space.shape or ()) == 3 else "MlpPolicy"
+
+    latest = latest_checkpoint(checkpoint_dir)
+    if latest is not None and not args.resume:
+        raise CommandError(f"{out} already holds checkpoints of a run: pass --resume to continue it, or choose another --out.")
+    if args.resume and latest is not None:
+        model = load_checkpoint(latest, env=env, device=args.device)
+        print(f"Resuming {latest} at {model.num_timesteps} steps.")
+        if args.tensorboard_log is not None:
+            model.tensorboard_log = args.tensorboard_log
+    else:
+        if args.resume:
+            print(f"No checkpoint in {checkpoint_dir} yet: starting a new run.")
+        try:
+            model = algorithm(
+                policy, env, seed=args.seed, device=args.device, tensorboard_log=args.tensorboard_log,
+                verbose=args.verbose, **hyperparams,
+            )  # fmt: skip
+        except TypeError as error:
+            raise CommandError(f"Bad hyper-parameter for {algorithm.__name__}: {error}") from error
+    out.mkdir(parents=True, exist_ok=True)
+    run_info = {
+        "env_id": args.env, "algo": algorithm.__name__, "policy": policy if isinstance(policy, str) else repr(policy),
+        "seed": args.seed, "n_envs": n_envs, "total_timesteps": steps, "hyperparams": _json_safe(hyperparams),
+        "versions": _versions(),
+    }  # fmt: skip
+    (out / "run.json").write_text(json.dumps(run_info, indent=2))
+
+    callback = None
+    if args.checkpoint_freq:
+        callback = CheckpointCallback(checkpoint_dir, args.checkpoint_freq, keep_last=args.keep_checkpoints)
+    remaining = steps - model.num_timesteps
+    start = time.perf_counter()
+    if remaining > 0:
+        model.learn(
+            remaining,
+            callback=callback,
+            log_interval=args.log_interval,
+            reset_num_timesteps=not (args.resume and latest is not None),
+            progress_bar=not args.no_progress_bar,
+        )
+    model.save(out / "model.zip")
+    episodes = [info["r"] for info in model.ep_info_buffer]
+    summary = "no finished episode"
+    if episodes:
+        summary = f"mean episode return {sum(episodes) / len(episodes):.2f} over the last {len(episodes)}"
+    print(f"Trained {model.num_timesteps} steps on {args.env} in {time.perf_counter() - start:.0f} s: {summary}.")
+    print(f"Saved {out / 'model.zip'}")
+    return 0
+
+
+def _env_of_model(model_path: Path, env_id: str | None) -> str:
+    if env_id:
+        return env_id
+    run_file = model_path.parent / "run.json"
+    if run_file.is_file():
+        return json.loads(run_file.read_text())["env_id"]
+    raise CommandError(f"Which env? Pass --env (no run.json next to {model_path} records it).")
+
+
+def _load(model_path: str, env: Any, device: str) -> Any:
+    from sb3_jedi.registry import load_model
+
+    return load_model(model_path, env=env, device=device)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    from sb3_jedi.envs import atari_game_or_none, make_env
+
+    env_id = _env_of_model(Path(args.model), args.env)
+    env = make_env(env_id, n_envs=1, seed=args.seed, training=False)
+    model = _load(args.model, env, args.device)
+    returns, lengths = evaluate_policy(
+        model, env, n_eval_episodes=args.episodes, deterministic=not args.stochastic, return_episode_rewards=True
+    )
+    returns = np.asarray(returns, dtype=float)
+    result: dict[str, Any] = {
+        "env_id": env_id,
+        "episodes": len(returns),
+        "mean_return": float(returns.mean()),
+        "std_return": float(returns.std()),
+        "mean_length": float(np.mean(lengths)),
+        "returns": returns.tolist(),
+        "deterministic": not args.stochastic,
+    }
+    game = atari_game_or_none(env_id)
+    line = f"{env_id}: mean return {result['mean_return']:.2f} +/- {result['std_return']:.2f} over {len(returns)} episodes"
+    if game is not None:
+        from sb3_jedi.evaluation import human_normalized_score
+
+        result["human_normalized_score"] = float(human_normalized_score(game, result["mean_return"]))
+        line += f", human-normalised score {result['human_normalized_score']:.3f}"
+    print(line)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_enjoy(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from sb3_jedi.envs import atari_game_or_none, make_atari100k_single_env, make_env
+
+    env_id = _env_of_model(Path(args.model), args.env)
+    if args.record:
+        from sb3_jedi.video import record_video
+
+        env = make_env(env_id, n_envs=1, seed=args.seed, training=False)
+        model = _load(args.model, env, args.device)
+        frames = record_video(model, env, args.record, n_steps=args.steps, fps=args.fps, deterministic=not args.stochastic)
+        print(f"Recorded {frames} frames to {args.record}")
+        return 0
+
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    game = atari_game_or_none(env_id)
+    if game is not None:
+        env = DummyVecEnv([lambda: make_atari100k_single_env(game, seed=args.seed, training=False, render_mode="human")])
+    else:
+        env = make_env(env_id, n_envs=1, seed=args.seed, training=False, render_mode="human")
+    model = _load(args.model, env, args.device)
+    obs, state, episode_start = env.reset(), None, np.ones(1, dtype=bool)
+    try:
+        for _ in range(args.steps):
+            action, state = model.predict(obs, state=state, episode_start=episode_start, deterministic=not args.stochastic)
+            obs, _, episode_start, _ = env.step(action)
+    except Exception as error:
+        if "display" in str(error).lower() or "SDL" in str(error) or "pygame" in str(error).lower():
+            raise CommandError(f"Cannot open a window ({error}): record a video instead with --record video.mp4.") from error
+        raise
+    finally:
+        env.close()
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from sb3_jedi.hub import push_to_hub
+
+    env_id = _env_of_model(Path(args.model), args.env)
+    model = _load(args.model, None, args.device)
+    result = push_to_hub(
+        model, args.repo_id, env_id, n_eval_episodes=args.episodes, video_length=args.video_length, token=args.token,
+        private=args.private, commit_message=args.message,
+    )  # fmt: skip
+    print(f"Pushed to {args.repo_id}: {result}")
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from huggingface_hub import snapshot_download
+
+    out = Path(args.out or Path("hub") / args.repo_id.replace("/", "--"))
+    path = snapshot_download(repo_id=args.repo_id, revision=args.revision, local_dir=out)
+    zips = sorted(Path(path).glob("*.zip"))
+    print(f"Downloaded {args.repo_id} to {path}" + (f"; model: {zips[0]}" if len(zips) == 1 else ""))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from sb3_jedi.benchmarks.world_model import format_markdown_table, run_world_model_benchmark
+
+    result = run_world_model_benchmark(
+        device=args.device, batch_size=args.batch_size, quick=args.quick, repeats=args.repeats, json_path=args.json
+    )
+    print(format_markdown_table(result))
+    if args.json:
+        print(f"Wrote {args.json}")
+    return 0
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from sb3_jedi.evaluation.runner import run_atari100k
+
+    hyperparams = None
+    if args.hyperparams:
+        hyperparams = load_hyperparams(args.hyperparams, "atari")
+        for key in _RUN_KEYS:
+            hyperparams.pop(key, None)
+    results = run_atari100k(
+        games=args.games, seeds=args.seeds, steps=args.steps, out_dir=args.out, workers=args.workers,
+        ray_address=args.ray, device=args.device, algo=args.algo, hyperparams=hyperparams,
+        eval_episodes=args.eval_episodes, eval_deterministic=args.eval_deterministic,
+        eval_max_episode_frames=args.eval_max_episode_frames or None, checkpoint_freq=args.checkpoint_freq,
+        threads_per_run=args.threads_per_run, gpus_per_run=args.gpus_per_run,
+    )  # fmt: skip
+    print(f"{len(results)} runs finished in {args.out}; summarise them with `{PROGRAM} report {args.out}`.")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sb3_jedi.evaluation.report import write_report
+
+    paths = write_report(args.run_dir, out_dir=args.out, compare=tuple(args.compare))
+    for path in paths.values():
+        print(f"Wrote {path}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------------- parser
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {PROGRAM} {line}" for line in lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``sb3-jedi`` (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="JEDI, a latent-diffusion world-model agent for Stable-Baselines3: train, evaluate, share, benchmark.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_examples("train Pong --steps 100000", "evaluate runs/jedi_pong_seed0/model.zip", "<command> --help"),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+
+    def command(name: str, help_text: str, examples: Sequence[str], handler: Callable[[argparse.Namespace], int]):
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text, epilog=_examples(*examples),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )  # fmt: skip
+        sub.set_defaults(handler=handler)
+        return sub
+
+    train = command(
+        "train",
+        "Train an agent on an Atari game (Atari100k protocol) or any registered gymnasium env.",
+        [
+            "train Pong --steps 100000 --tensorboard-log runs/tb",
+            "train CartPole-v1 --steps 30000 --seed 1",
+            "train Breakout --hyperparams hyperparams.yml --checkpoint-freq 10000",
+            "train Breakout --out runs/breakout --checkpoint-freq 10000 --resume   # continue an interrupted run",
+            "train Pong --algo DIAMOND --steps 100000    # the pixel-diffusion baseline",
+        ],
+        cmd_train,
+    )
+    train.add_argument("env", help="Atari game (Pong, ALE/Pong-v5, ...) or a gymnasium env id (CartPole-v1)")
+    train.add_argument("--algo", default="JEDI", help="JEDI (default) or DIAMOND")
+    train.add_argument("--policy", default=None, help="CnnPolicy or MlpPolicy (default: from the observation space)")
+    train.add_argument("--steps", type=int, default=None, help="total env steps (default: n_timesteps, else 100000)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--n-envs", type=int, default=None, help="parallel envs (default 1)")
+    train.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    train.add_argument("--hyperparams", default=None, help="rl-zoo3-style YAML file of hyper-parameters")
+    train.add_argument("--tensorboard-log", default=None, help="TensorBoard log directory")
+    train.add_argument("--out", default=None, help="run directory (default runs/<algo>_<env>_seed<seed>)")
+    train.add_argument("--checkpoint-freq", type=int, default=0, help="save a resumable checkpoint every N steps (0: never)")
+    train.add_argument("--keep-checkpoints", type=int, default=2, help="checkpoints kept (default 2)")
+    train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint of --out")
+    train.add_argument("--log-interval", type=int, default=1, help="episodes between console logs")
+    train.add_argument("--verbose", type=int, default=1)
+    train.add_argument("--no-progress-bar", action="store_true")
+
+    evaluate = command(
+        "evaluate",
+        "Evaluate a saved model (Atari games: evaluation protocol, true game score and human-normalised score).",
+        ["evaluate runs/jedi_pong_seed0/model.zip --episodes 100", "evaluate model.zip --env CartPole-v1 --json result.json"],
+        cmd_evaluate,
+    )
+    evaluate.add_argument("model", help="model zip")
+    evaluate.add_argument("--env", default=None, help="env id (default: from run.json beside the model)")
+    evaluate.add_argument("--episodes", type=int, default=10)
+    evaluate.add_argument("--stochastic", action="store_true", help="sample actions instead of greedy ones")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--json", default=None, help="also write the result to this JSON file")
+
+    enjoy = command(
+        "enjoy",
+        "Watch a saved model play, in a window or recorded to a video.",
+        ["enjoy runs/jedi_pong_seed0/model.zip", "enjoy model.zip --env Pong --record pong.mp4 --steps 2000"],
+        cmd_enjoy,
+    )
+    enjoy.add_argument("model", help="model zip")
+    enjoy.add_argument("--env", default=None, help="env id (default: from run.json beside the model)")
+    enjoy.add_argument("--record", default=None, metavar="VIDEO.mp4", help="write an MP4 video instead of opening a window")
+    enjoy.add_argument("--steps", type=int, default=1000)
+    enjoy.add_argument("--fps", type=int, default=30)
+    enjoy.add_argument("--stochastic", action="store_true")
+    enjoy.add_argument("--seed", type=int, default=0)
+    enjoy.add_argument("--device", default="auto")
+
+    push = command(
+        "push",
+        "Evaluate a model, record a replay and push both with a model card to a Hugging Face Hub model repo.",
+        ["push runs/jedi_pong_seed0/model.zip --repo-id you/jedi-Pong --env Pong"],
+        cmd_push,
+    )
+    push.add_argument("model", help="model zip")
+    push.add_argument("--repo-id", required=True, help="Hub repo, e.g. you/jedi-Pong")
+    push.add_argument("--env", default=None, help="env id (default: from run.json beside the model)")
+    push.add_argument("--episodes", type=int, default=10, help="evaluation episodes for the model card")
+    push.add_argument("--video-length", type=int, default=1000, help="steps of the replay video")
+    push.add_argument("--token", default=None, help="Hub token (default: the logged-in one)")
+    push.add_argument("--private", action="store_true")
+    push.add_argument("--message", default="Upload sb3-jedi agent", help="commit message")
+    push.add_argument("--device", default="auto")
+
+    pull = command(
+        "pull",
+        "Download a model repo from the Hugging Face Hub (nothing is unpickled).",
+        ["pull you/jedi-Pong --out models/pong", "evaluate models/pong/jedi-Pong.zip --env Pong"],
+        cmd_pull,
+    )
+    pull.add_argument("repo_id", help="Hub repo, e.g. you/jedi-Pong")
+    pull.add_argument("--revision", default=None)
+    pull.add_argument("--out", default=None, help="directory (default hub/<owner>--<name>)")
+
+    bench = command(
+        "bench",
+        "Efficiency benchmarks. 'world-model': the latent (JEDI) against the pixel (DIAMOND) world model.",
+        ["bench world-model --device cuda --json wm.json", "bench world-model --quick"],
+        cmd_bench,
+    )
+    bench.add_argument("what", choices=["world-model"])
+    bench.add_argument("--device", default="cpu", help="cpu or cuda")
+    bench.add_argument("--batch-size", type=int, default=32)
+    bench.add_argument("--repeats", type=int, default=None, help="timed repeats per measure (median reported)")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds")
+    bench.add_argument("--json", default=None, help="write the results to this JSON file")
+
+    benchmark = command(
+        "benchmark",
+        "Train and evaluate (game, seed) runs of the Atari100k benchmark, resumable, on local processes or Ray.",
+        [
+            "benchmark atari100k --games Pong Breakout --seeds 0 1 2 --out results/",
+            "benchmark atari100k --out results/ --workers 4 --device cuda",
+            "benchmark atari100k --out results/ --ray                 # start or join a local Ray cluster",
+            "benchmark atari100k --out results/ --ray ray://head:10001",
+        ],
+        cmd_benchmark,
+    )
+    benchmark.add_argument("suite", choices=["atari100k"])
+    benchmark.add_argument("--games", nargs="+", default=None, help="games (default: the 26 of Atari100k)")
+    benchmark.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    benchmark.add_argument("--steps", type=int, default=100_000)
+    benchmark.add_argument("--out", required=True, help="results directory (one JSON per run)")
+    benchmark.add_argument("--algo", default="JEDI", help="JEDI or DIAMOND")
+    benchmark.add_argument("--workers", type=int, default=1, help="parallel local processes")
+    benchmark.add_argument(
+        "--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+        help="run on Ray: alone, start a local Ray instance (or join RAY_ADDRESS); with an address, join that cluster",
+    )  # fmt: skip
+    benchmark.add_argument("--device", default="auto")
+    benchmark.add_argument("--hyperparams", default=None, help="rl-zoo3-style YAML (section 'atari' or 'default')")
+    benchmark.add_argument("--eval-episodes", type=int, default=100)
+    benchmark.add_argument("--eval-deterministic", action="store_true", help="greedy evaluation (DIAMOND samples)")
+    benchmark.add_argument(
+        "--eval-max-episode-frames", type=int, default=108_000, help="frame cap of evaluation games (0: none)"
+    )
+    benchmark.add_argument("--checkpoint-freq", type=int, default=10_000)
+    benchmark.add_argument("--threads-per-run", type=int, default=None, help="torch threads (and Ray CPUs) per run")
+    benchmark.add_argument("--gpus-per-run", type=float, default=None, help="GPU fraction each Ray task asks for")
+
+    report = command(
+        "report",
+        "Write a Markdown table and figures (aggregates, per-game, Agent- vs Human-Optimal) for benchmark results.",
+        ["report results/ --compare DIAMOND STORM", "report results/ --out report/"],
+        cmd_report,
+    )
+    report.add_argument("run_dir", help="results directory of `sb3-jedi benchmark`")
+    report.add_argument("--compare", nargs="*", default=["DIAMOND", "STORM", "IRIS", "DreamerV3", "TWM"])
+    report.add_argument("--out", default=None, help="output directory (default: <run_dir>/report)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sb3-jedi`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except CommandError as error:
+        print(f"{PROGRAM} {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except (ValueError, DependencyNotInstalled) as error:
+        # The library's input errors are written for people: show the message, not a traceback.
+        print(f"{PROGRAM} {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

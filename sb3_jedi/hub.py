@@ -1,0 +1,535 @@
+"""
+Share trained agents through Hugging Face Hub model repos, as Stable-Baselines3 agents are shared.
+
+:func:`push_to_hub` evaluates a model, records a replay video and uploads, in one commit, a repo holding:
+
+- ``<algo>-<env id>.zip``: the model, as ``model.save`` writes it
+- ``config.json``: the algorithm class, its hyper-parameters, ``policy_kwargs`` and the library versions
+- ``results.json``: mean and standard deviation of the return, episodes, date (and the human-normalised score on Atari)
+- ``replay.mp4``: the agent playing, recorded from the env's ``rgb_array`` renders
+- ``README.md``: a model card whose metadata the Hub shows for SB3 agents (``library_name: stable-baselines3``,
+  tags, a ``model-index`` with the ``mean_reward`` result), with usage code
+
+:func:`load_from_hub` downloads the model zip back (through the Hub client's cache) and loads it. A model zip holds
+pickled Python objects, and unpickling can run arbitrary code, so loading refuses unless the caller trusts the repo
+(``trust_remote_code=True`` or the environment variable ``SB3_JEDI_TRUST_REMOTE_CODE=1``); the zip is also checked
+to be a JEDI checkpoint, from its plain JSON entries, before anything in it is unpickled.
+
+The functions talk to the Hub through ``huggingface_hub`` (``HfApi``), so ``HF_TOKEN``, ``hf auth login`` and
+``HF_ENDPOINT`` apply as usual.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import inspect
+import json
+import os
+import platform
+import re
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+import numpy as np
+import stable_baselines3
+import torch as th
+import yaml
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+from sb3_jedi.envs import atari_game_or_none, make_env
+from sb3_jedi.registry import get_algorithm
+from sb3_jedi.save_util import InvalidCheckpointError, check_jedi_checkpoint
+from sb3_jedi.version import __version__
+from sb3_jedi.video import record_video
+
+if TYPE_CHECKING:
+    from huggingface_hub import CommitInfo
+
+    from sb3_jedi.jedi import JEDI
+
+__all__ = ["TRUST_REMOTE_CODE_ENV", "load_from_hub", "push_to_hub"]
+
+#: Environment variable that, set to ``1``, lets :func:`load_from_hub` unpickle model zips without
+#: ``trust_remote_code=True``.
+TRUST_REMOTE_CODE_ENV = "SB3_JEDI_TRUST_REMOTE_CODE"
+
+# Tags of every sb3-jedi model card (the env id is added); the Hub lists SB3 agents by `library_name` and these tags.
+MODEL_CARD_TAGS = (
+    "sb3-jedi",
+    "model-based-reinforcement-learning",
+    "deep-reinforcement-learning",
+    "reinforcement-learning",
+    "stable-baselines3",
+)
+
+CONFIG_FILE = "config.json"
+RESULTS_FILE = "results.json"
+VIDEO_FILE = "replay.mp4"
+MODEL_CARD_FILE = "README.md"
+
+# Constructor arguments that describe a run's bookkeeping rather than the agent: not written to config.json.
+_NOT_HYPERPARAMETERS = ("self", "policy", "env", "policy_kwargs", "tensorboard_log", "verbose", "device", "_init_setup_model")
+
+# The ALE emulates 60 frames per second; one agent step of the Atari100k protocol is `frame_skip` of them.
+_ALE_FPS = 60
+
+
+# Pushing -------------------------------------------------------------------------------------------------------------
+
+
+def push_to_hub(
+    model: JEDI,
+    repo_id: str,
+    env_id: str,
+    eval_env: gym.Env | VecEnv | None = None,
+    n_eval_episodes: int = 10,
+    video_length: int = 1000,
+    token: str | None = None,
+    private: bool = False,
+    commit_message: str = "Upload agent with sb3-jedi",
+) -> CommitInfo:
+    """
+    Evaluate ``model``, record a replay video and upload the model, its card and results to a Hub model repo, in one
+    commit (the repo is created if needed).
+
+    :param model: the trained JEDI model (or subclass)
+    :param repo_id: the model repo, ``"<user or organisation>/<name>"``
+    :param env_id: the env the model plays: an Atari game (``"Pong"``, ``"ALE/Pong-v5"``, ``"PongNoFrameskip-v4"``,
+        played under the Atari100k evaluation protocol) or a gymnasium id (``"CartPole-v1"``). It names the model zip
+        and appears in the model card's metadata
+    :param eval_env: the env to evaluate on and record (a gymnasium env or a VecEnv, built with
+        ``render_mode="rgb_array"`` when a video is recorded); ``None`` builds one from ``env_id`` with
+        :func:`sb3_jedi.envs.make_env` (``make_atari100k_env(game, training=False)`` for Atari, the gymnasium id with
+        ``render_mode="rgb_array"`` and a ``Monitor`` otherwise)
+    :param n_eval_episodes: episodes of the deterministic evaluation (SB3's ``evaluate_policy``)
+    :param video_length: steps in the replay video; 0 uploads no video
+    :param token: Hub token with write access; ``None`` uses the saved login (``hf auth login``) or ``HF_TOKEN``
+    :param private: create the repo private (ignored if it already exists)
+    :param commit_message: message of the commit
+    :return: the commit's ``CommitInfo`` (``.commit_url``, ``.oid``)
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    from sb3_jedi.jedi import JEDI
+
+    if not isinstance(model, JEDI):
+        raise TypeError(
+            f"push_to_hub shares JEDI models (or subclasses), got {type(model).__name__}. Models of other SB3 algorithms "
+            "are pushed with huggingface-sb3's package_to_hub."
+        )
+    _check_repo_id(repo_id)
+    if not isinstance(env_id, str) or not env_id.strip():
+        raise ValueError(f"env_id must name the env the model plays, e.g. 'CartPole-v1' or 'Pong', got {env_id!r}.")
+    if isinstance(n_eval_episodes, bool) or not isinstance(n_eval_episodes, int) or n_eval_episodes < 1:
+        raise ValueError(f"n_eval_episodes must be an integer >= 1, got {n_eval_episodes!r}.")
+    if isinstance(video_length, bool) or not isinstance(video_length, int) or video_length < 0:
+        raise ValueError(f"video_length must be an integer >= 0 (0: no video), got {video_length!r}.")
+    if not isinstance(commit_message, str) or not commit_message.strip():
+        raise ValueError("commit_message must be a non-empty string.")
+
+    game = atari_game_or_none(env_id)
+    owns_env = eval_env is None
+    # Atari games under the Atari100k evaluation protocol (whole games), other ids rendering rgb_array frames.
+    env = make_env(env_id, training=False, render_mode="rgb_array") if eval_env is None else _as_vec_env(eval_env)
+    try:
+        _check_eval_env(model, env, env_id)
+        if video_length > 0 and env.render_mode != "rgb_array":
+            raise ValueError(
+                f"The replay video is made of the evaluation env's renders, but its render_mode is {env.render_mode!r}: "
+                "build eval_env with render_mode='rgb_array' (e.g. gymnasium.make(env_id, render_mode='rgb_array')), or "
+                "pass video_length=0 to upload no video."
+            )
+        episode_rewards, episode_lengths = evaluate_policy(
+            model, env, n_eval_episodes=n_eval_episodes, deterministic=True, return_episode_rewards=True
+        )
+        results = _results(model, env_id, game, episode_rewards, episode_lengths)  # type: ignore[arg-type]
+        with tempfile.TemporaryDirectory(prefix="sb3-jedi-hub-") as tmp:
+            folder = Path(tmp)
+            if video_length > 0:
+                record_video(model, env, folder / VIDEO_FILE, n_steps=video_length, fps=_video_fps(env, game))
+            zip_name = model_zip_name(model, env_id)
+            model.save(folder / zip_name)
+            config = _config(model, env_id, game)
+            (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+            (folder / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")
+            card = _model_card(model, repo_id, env_id, game, zip_name, config, results, has_video=video_length > 0)
+            (folder / MODEL_CARD_FILE).write_text(card)
+
+            api = HfApi()
+            api.create_repo(repo_id, token=token, private=private, exist_ok=True)
+            # One commit with every file (upload_folder may split large folders into several commits).
+            operations = [
+                CommitOperationAdd(path_in_repo=path.name, path_or_fileobj=str(path)) for path in sorted(folder.iterdir())
+            ]
+            return api.create_commit(repo_id, operations, commit_message=commit_message, token=token)  # type: ignore[return-value]
+    finally:
+        if owns_env:
+            env.close()
+
+
+def model_zip_name(model: Any, env_id: str) -> str:
+    """
+    File name of the model zip in a Hub repo: ``<algorithm>-<env id>.zip``, e.g. ``jedi-CartPole-v1.zip`` or
+    ``jedi-ALE-Pong-v5.zip`` (characters a file name cannot hold become ``-``).
+
+    :param model: the model (its class names the algorithm)
+    :param env_id: the env id given to :func:`push_to_hub`
+    :return: the file name
+    """
+    safe_env = re.sub(r"[^A-Za-z0-9._-]+", "-", env_id.strip()).strip("-.")
+    return f"{type(model).__name__.lower()}-{safe_env}.zip"
+
+
+def _check_repo_id(repo_id: Any) -> None:
+    if not isinstance(repo_id, str) or not re.fullmatch(r"[\w.\-]+(/[\w.\-]+)?", repo_id):
+        raise ValueError(
+            f"repo_id must be '<user or organisation>/<name>' (letters, digits, '-', '_', '.'), got {repo_id!r}."
+        )
+
+
+def _as_vec_env(env: gym.Env | VecEnv) -> VecEnv:
+    if isinstance(env, VecEnv):
+        return env
+    if isinstance(env, gym.Env):
+        return DummyVecEnv([lambda: env])
+    raise TypeError(f"eval_env must be a gymnasium env or an SB3 VecEnv, got {type(env).__name__}.")
+
+
+def _check_eval_env(model: JEDI, env: VecEnv, env_id: str) -> None:
+    """Fail early, with the fix, when the evaluation env is not one the model can play."""
+    if env.action_space != model.action_space:
+        raise ValueError(
+            f"The evaluation env ({env_id!r}) has action space {env.action_space} but the model acts in "
+            f"{model.action_space}: pass the env id the model was trained on, or a matching eval_env."
+        )
+    env_shape, model_shape = env.observation_space.shape, model.observation_space.shape
+    # Image models see channel-first frames (SB3 transposes them) while envs may return channel-last ones.
+    channel_moves = {tuple(model_shape), (model_shape[-1], *model_shape[:-1]), (*model_shape[1:], model_shape[0])}
+    if env_shape is None or model_shape is None or tuple(env_shape) not in channel_moves:
+        raise ValueError(
+            f"The evaluation env ({env_id!r}) has observations of shape {env_shape} but the model was trained on "
+            f"{model_shape}: pass the env id the model was trained on, or a matching eval_env."
+        )
+
+
+def _results(
+    model: JEDI, env_id: str, game: str | None, episode_rewards: list[float], episode_lengths: list[int]
+) -> dict[str, Any]:
+    rewards = np.asarray(episode_rewards, dtype=np.float64)
+    results: dict[str, Any] = {
+        "env_id": env_id,
+        "mean_reward": float(rewards.mean()),
+        "std_reward": float(rewards.std()),
+        "n_eval_episodes": len(episode_rewards),
+        "deterministic": True,
+        "episode_rewards": [float(r) for r in episode_rewards],
+        "episode_lengths": [int(n) for n in episode_lengths],
+        "num_timesteps": int(model.num_timesteps),
+        "eval_datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if game is not None:
+        results["atari_game"] = game
+        hns = _human_normalized_score(game, results["mean_reward"])
+        if hns is not None:
+            results["human_normalized_score"] = hns
+    return results
+
+
+def _human_normalized_score(game: str, score: float) -> float | None:
+    """The human-normalised score of a mean game score; None for games without human reference scores."""
+    # Imported here: the evaluation package pulls in rliable and pandas, which pushing a CartPole agent does not need.
+    from sb3_jedi.evaluation import human_normalized_score, reference_games
+
+    # Only the 26 Atari100k games have the random and human reference scores the normalisation needs.
+    if game not in reference_games():
+        return None
+    return float(human_normalized_score(game, score))
+
+
+def _video_fps(env: VecEnv, game: str | None) -> int:
+    """Frames per second that play the replay in real time."""
+    if game is not None:
+        try:
+            frame_skip = int(env.get_attr("frame_skip")[0])
+        except (AttributeError, TypeError, ValueError):
+            frame_skip = 4
+        return max(1, round(_ALE_FPS / max(frame_skip, 1)))
+    return int((env.metadata or {}).get("render_fps") or 30)
+
+
+def _versions() -> dict[str, str]:
+    def installed(distribution: str) -> str:
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "sb3-jedi": __version__,
+        "stable-baselines3": stable_baselines3.__version__,
+        "torch": th.__version__,
+        "gymnasium": gym.__version__,
+        "ale-py": installed("ale-py"),
+        "huggingface-hub": installed("huggingface-hub"),
+        "python": platform.python_version(),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON value describing ``value``: containers converted, classes and functions by qualified name."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Enum):
+        return _jsonable(value.value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, type) or inspect.isfunction(value):
+        return f"{value.__module__}.{value.__qualname__}"
+    return repr(value)
+
+
+def _hyperparameters(model: JEDI) -> dict[str, Any]:
+    """The model's constructor arguments, read back from the attributes they set."""
+    # SB3 keeps a few of them under another name.
+    aliases = {"stats_window_size": "_stats_window_size"}
+    values = {}
+    for name in inspect.signature(type(model).__init__).parameters:
+        if name in _NOT_HYPERPARAMETERS:
+            continue
+        attribute = aliases.get(name, name)
+        if hasattr(model, attribute):
+            values[name] = _jsonable(getattr(model, attribute))
+    return values
+
+
+def _config(model: JEDI, env_id: str, game: str | None) -> dict[str, Any]:
+    cls = type(model)
+    config: dict[str, Any] = {
+        "algorithm": f"{cls.__module__}:{cls.__qualname__}",
+        "algorithm_name": cls.__name__,
+        "policy": _jsonable(model.policy_class),
+        "env_id": env_id,
+    }
+    if game is not None:
+        config["atari_game"] = game
+    config.update(
+        {
+            "num_timesteps": int(model.num_timesteps),
+            "observation_space": repr(model.observation_space),
+            "action_space": repr(model.action_space),
+            "hyperparameters": _hyperparameters(model),
+            "policy_kwargs": _jsonable(model.policy_kwargs),
+            "versions": _versions(),
+        }
+    )
+    return config
+
+
+def _model_card_metadata(algorithm: str, env_id: str, results: dict[str, Any]) -> dict[str, Any]:
+    """The card's YAML front matter, laid out as the Hub expects it for SB3 agents (as huggingface-sb3 writes it)."""
+    metrics: list[dict[str, Any]] = [
+        {
+            "type": "mean_reward",
+            "value": f"{results['mean_reward']:.2f} +/- {results['std_reward']:.2f}",
+            "name": "mean_reward",
+            "verified": False,
+        }
+    ]
+    if "human_normalized_score" in results:
+        metrics.append(
+            {
+                "type": "human_normalized_score",
+                "value": round(float(results["human_normalized_score"]), 4),
+                "name": "human-normalised score",
+                "verified": False,
+            }
+        )
+    tags = list(dict.fromkeys((*MODEL_CARD_TAGS, env_id)))
+    return {
+        "library_name": "stable-baselines3",
+        "tags": tags,
+        "model-index": [
+            {
+                "name": algorithm,
+                "results": [
+                    {
+                        "task": {"type": "reinforcement-learning", "name": "reinforcement-learning"},
+                        "dataset": {"name": env_id, "type": env_id},
+                        "metrics": metrics,
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def _usage_code(repo_id: str, env_id: str, game: str | None) -> str:
+    if game is not None:
+        imports = "from sb3_jedi.envs import make_atari100k_env\n"
+        make_env = (
+            "# Atari100k evaluation protocol (64x64 RGB, frame skip 4, a life loss does not end the episode)\n"
+            f'env = make_atari100k_env("{game}", training=False)\n'
+        )
+    else:
+        imports = "from stable_baselines3.common.env_util import make_vec_env\n"
+        make_env = f'env = make_vec_env("{env_id}", n_envs=1)\n'
+    return (
+        "import numpy as np\n"
+        "from stable_baselines3.common.evaluation import evaluate_policy\n"
+        f"{imports}"
+        "from sb3_jedi.hub import load_from_hub\n\n"
+        "# The model zip is unpickled when loaded: only opt in for repos you trust.\n"
+        f'model = load_from_hub("{repo_id}", trust_remote_code=True)\n'
+        f"{make_env}\n"
+        "# The actor is recurrent: pass the returned state back, and flag the envs whose episode starts.\n"
+        "obs = env.reset()\n"
+        "state, episode_start = None, np.ones(env.num_envs, dtype=bool)\n"
+        "for _ in range(1_000):\n"
+        "    action, state = model.predict(obs, state=state, episode_start=episode_start, deterministic=True)\n"
+        "    obs, rewards, dones, infos = env.step(action)\n"
+        "    episode_start = dones\n\n"
+        "# evaluate_policy carries the recurrent state itself.\n"
+        "mean_reward, std_reward = evaluate_policy(model, env, n_eval_episodes=10, deterministic=True)\n"
+    )
+
+
+def _model_card(
+    model: JEDI,
+    repo_id: str,
+    env_id: str,
+    game: str | None,
+    zip_name: str,
+    config: dict[str, Any],
+    results: dict[str, Any],
+    has_video: bool,
+) -> str:
+    algorithm = type(model).__name__
+    metadata = yaml.safe_dump(_model_card_metadata(algorithm, env_id, results), sort_keys=False, allow_unicode=True)
+    scores = [
+        "| | |",
+        "|---|---|",
+        f"| mean return | {results['mean_reward']:.2f} +/- {results['std_reward']:.2f} |",
+        f"| episodes | {results['n_eval_episodes']} (deterministic actions) |",
+        f"| training steps | {results['num_timesteps']} |",
+    ]
+    if "human_normalized_score" in results:
+        scores.append(f"| human-normalised score | {results['human_normalized_score']:.3f} |")
+    notes = []
+    if game is not None:
+        notes.append(
+            f"Scores are whole games of {game} under the Atari100k evaluation protocol (64x64 RGB frames, frame skip 4, "
+            "up to 30 no-op frames, no sticky actions, a life loss does not end the episode)."
+        )
+    if has_video:
+        notes.append(f"A replay of the agent is in `{VIDEO_FILE}`.")
+    notes.append(f"Evaluated on {results['eval_datetime']} (`{RESULTS_FILE}`).")
+    files = [
+        f"- `{zip_name}`: the model (`{algorithm}.load`)",
+        f"- `{CONFIG_FILE}`: algorithm, hyper-parameters, `policy_kwargs`, library versions",
+        f"- `{RESULTS_FILE}`: evaluation results",
+    ]
+    if has_video:
+        files.append(f"- `{VIDEO_FILE}`: a replay of the agent")
+    hyperparameters = {"hyperparameters": config["hyperparameters"], "policy_kwargs": config["policy_kwargs"]}
+    versions = ", ".join(f"{name} {version}" for name, version in config["versions"].items())
+    sections = [
+        f"# {algorithm} agent playing {env_id}",
+        f"A **{algorithm}** agent playing **{env_id}**, trained with sb3-jedi: JEDI (*Latent End-to-end Diffusion "
+        "Mitigates Agent-Human Performance Asymmetry in Model-Based RL*, arXiv 2505.19698) as a Stable-Baselines3 "
+        "algorithm. JEDI learns a diffusion world model in a latent space trained end to end by the denoising objective, "
+        "and trains a recurrent actor-critic inside it.",
+        "## Evaluation",
+        "\n".join(scores),
+        " ".join(notes),
+        "## Usage",
+        "Install `sb3-jedi`, then:",
+        f"```python\n{_usage_code(repo_id, env_id, game)}```",
+        "Loading a model zip unpickles Python objects, which can run arbitrary code: `load_from_hub` refuses unless you "
+        f"pass `trust_remote_code=True` (or set `{TRUST_REMOTE_CODE_ENV}=1`), and checks first that the file is a JEDI "
+        "checkpoint.",
+        "## Files",
+        "\n".join(files),
+        "## Hyper-parameters",
+        f"```json\n{json.dumps(hyperparameters, indent=2)}\n```",
+        f"Library versions: {versions}.",
+    ]
+    return f"---\n{metadata}---\n\n" + "\n\n".join(sections) + "\n"
+
+
+# Loading -------------------------------------------------------------------------------------------------------------
+
+
+def _trusted_by_environment() -> bool:
+    return os.environ.get(TRUST_REMOTE_CODE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_from_hub(
+    repo_id: str,
+    filename: str | None = None,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    **load_kwargs: Any,
+) -> JEDI:
+    """
+    Download a model zip from a Hub model repo and load it.
+
+    A model zip holds pickled Python objects and unpickling can run arbitrary code, so this refuses unless you trust
+    the repo: pass ``trust_remote_code=True`` or set the environment variable ``SB3_JEDI_TRUST_REMOTE_CODE=1``. Before
+    anything is unpickled, the zip is checked to be a JEDI checkpoint (from its plain JSON entries).
+
+    :param repo_id: the model repo, ``"<user or organisation>/<name>"``
+    :param filename: the model zip in the repo; ``None`` picks the repo's only ``.zip`` file
+    :param revision: branch, tag or commit to download from (``None``: the main branch)
+    :param trust_remote_code: allow unpickling the model zip of this repo
+    :param load_kwargs: passed on to ``JEDI.load`` (``env``, ``device``, ``custom_objects``, ...)
+    :return: the model, of the algorithm class that saved it (recorded in the zip: ``JEDI``, ``DIAMOND``)
+    """
+    from huggingface_hub import HfApi
+
+    _check_repo_id(repo_id)
+    if not (trust_remote_code or _trusted_by_environment()):
+        raise ValueError(
+            f"Refusing to load a model from the Hub repo {repo_id!r}: a model zip holds pickled Python objects, and "
+            "unpickling can run arbitrary code. If you trust this repo, pass trust_remote_code=True "
+            f"(or set the environment variable {TRUST_REMOTE_CODE_ENV}=1)."
+        )
+    api = HfApi()
+    filename = _pick_model_zip(repo_id, api.list_repo_files(repo_id, revision=revision), filename)
+    path = api.hf_hub_download(repo_id, filename, revision=revision)
+    try:
+        # Reads the zip's plain JSON entries only: nothing is unpickled before this passes.
+        info = check_jedi_checkpoint(path)
+    except InvalidCheckpointError as error:
+        raise InvalidCheckpointError(f"{filename} of the Hub repo {repo_id!r} cannot be loaded: {error}") from error
+    return get_algorithm(info["algorithm_name"]).load(path, **load_kwargs)
+
+
+def _pick_model_zip(repo_id: str, files: list[str], filename: str | None) -> str:
+    zips = sorted(name for name in files if name.endswith(".zip"))
+    if filename is not None:
+        if filename not in files:
+            listing = ", ".join(zips) if zips else "none"
+            raise ValueError(f"The Hub repo {repo_id!r} has no file {filename!r}. Its model zips: {listing}.")
+        return filename
+    if len(zips) == 1:
+        return zips[0]
+    if not zips:
+        raise ValueError(
+            f"The Hub repo {repo_id!r} holds no .zip model file (its files: {', '.join(sorted(files)) or 'none'}). "
+            "Push a model with sb3_jedi.hub.push_to_hub, or check the repo id."
+        )
+    raise ValueError(
+        f"The Hub repo {repo_id!r} holds several model zips ({', '.join(zips)}): choose one with filename=..., "
+        f"e.g. load_from_hub({repo_id!r}, filename={zips[0]!r})."
+    )

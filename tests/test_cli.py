@@ -1,0 +1,175 @@
+"""The `sb3-jedi` command line: parsing, rl-zoo3 hyper-parameter files, and train -> resume -> evaluate -> enjoy."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from sb3_jedi.cli import LinearSchedule, build_parser, load_hyperparams, main
+
+TINY_YAML = """
+CartPole-v1:
+  n_timesteps: !!float 300
+  policy: 'MlpPolicy'
+  learning_rate: lin_1e-3
+  learning_starts: 100
+  train_freq: 50
+  gradient_steps: 2
+  actor_critic_gradient_steps: 2
+  first_epoch_gradient_steps: 3
+  first_epoch_actor_critic_gradient_steps: 2
+  batch_size: 8
+  policy_kwargs: "dict(actor_critic_kwargs=dict(lstm_dim=32))"
+atari:
+  batch_size: 4
+default:
+  gamma: 0.9
+"""
+
+
+@pytest.fixture
+def hyperparams_file(tmp_path):
+    path = tmp_path / "hyperparams.yml"
+    path.write_text(TINY_YAML)
+    return path
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "enjoy", "push", "pull", "bench", "benchmark", "report"])
+def test_every_command_has_help_with_examples(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and f"sb3-jedi {command}" in out
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "sb3-jedi"
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("sb3-jedi ")
+
+
+def test_hyperparams_sections_schedules_and_literals(hyperparams_file):
+    cartpole = load_hyperparams(hyperparams_file, "CartPole-v1")
+    assert cartpole["n_timesteps"] == 300.0 and cartpole["policy"] == "MlpPolicy"
+    assert isinstance(cartpole["learning_rate"], LinearSchedule)
+    assert cartpole["learning_rate"](0.5) == pytest.approx(5e-4) and repr(cartpole["learning_rate"]) == "lin_0.001"
+    assert cartpole["policy_kwargs"] == {"actor_critic_kwargs": {"lstm_dim": 32}}
+    assert load_hyperparams(hyperparams_file, "ALE/Pong-v5") == {"batch_size": 4}  # Atari games fall back to `atari`
+    assert load_hyperparams(hyperparams_file, "Acrobot-v1") == {"gamma": 0.9}  # anything else to `default`
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("CartPole-v1:\n  policy_kwargs: \"dict(activation_fn=nn.ReLU)\"\n", "may only hold literals"),
+        ("CartPole-v1:\n  frame_stack: 4\n", "frame_stack not supported"),
+        ("Acrobot-v1:\n  gamma: 0.9\n", "no section for 'CartPole-v1'"),
+        ("- just\n- a list\n", "must map env ids"),
+        ("CartPole-v1:\n  learning_rate: lin_fast\n", "not a linear schedule"),
+    ],
+)
+def test_bad_hyperparams_files_are_explained(tmp_path, content, message, capsys):
+    path = tmp_path / "bad.yml"
+    path.write_text(content)
+    assert main(["train", "CartPole-v1", "--hyperparams", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_train_resume_evaluate_and_record(tmp_path, hyperparams_file, capsys, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    run = tmp_path / "run"
+    base = ["train", "CartPole-v1", "--hyperparams", str(hyperparams_file), "--out", str(run), "--no-progress-bar"]
+    assert main([*base, "--checkpoint-freq", "100", "--verbose", "0"]) == 0
+    assert (run / "model.zip").is_file()
+    info = json.loads((run / "run.json").read_text())
+    assert info["env_id"] == "CartPole-v1" and info["total_timesteps"] == 300
+    assert info["hyperparams"]["learning_rate"] == "lin_0.001"
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["checkpoint_000000000200", "checkpoint_000000000300"]
+
+    # A second run into the same directory must not silently start over.
+    assert main([*base, "--verbose", "0"]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+    assert main([*base, "--steps", "400", "--checkpoint-freq", "100", "--resume", "--verbose", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Resuming" in out and "checkpoint_000000000300" in out and "Trained 400 steps" in out
+    assert (run / "checkpoints" / "checkpoint_000000000400").is_dir()
+
+    result_file = tmp_path / "eval.json"
+    assert main(["evaluate", str(run / "model.zip"), "--episodes", "2", "--json", str(result_file)]) == 0
+    result = json.loads(result_file.read_text())
+    assert result["env_id"] == "CartPole-v1" and result["episodes"] == 2 and len(result["returns"]) == 2
+    assert result["mean_return"] >= 1.0
+
+    video = tmp_path / "replay.mp4"
+    assert main(["enjoy", str(run / "model.zip"), "--record", str(video), "--steps", "30"]) == 0
+    capture = cv2.VideoCapture(str(video))
+    assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 30
+    ok, frame = capture.read()
+    assert ok and frame.ndim == 3
+
+
+def test_unknown_env_and_missing_model_are_explained(tmp_path, capsys):
+    assert main(["train", "NoSuchEnv-v0", "--out", str(tmp_path / "run")]) == 2
+    assert "Unknown environment 'NoSuchEnv-v0'" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing.zip"), "--env", "CartPole-v1"]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing.zip")]) == 2
+    assert "Pass --env" in capsys.readouterr().err
+
+
+def test_module_runs_as_script(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "sb3_jedi.cli", "train", "--help"], capture_output=True, text=True, cwd=tmp_path,
+        env={**os.environ},
+    )  # fmt: skip
+    assert result.returncode == 0 and "--checkpoint-freq" in result.stdout
+
+
+ATARI_TINY_YAML = """
+atari:
+  learning_starts: 100
+  train_freq: 100
+  gradient_steps: 1
+  actor_critic_gradient_steps: 1
+  first_epoch_gradient_steps: 1
+  first_epoch_actor_critic_gradient_steps: 1
+  batch_size: 2
+  buffer_size: 1000
+  imagination_horizon: 2
+  policy_kwargs: "dict(encoder_kwargs=dict(channels=[8, 8, 8, 4]), denoiser_kwargs=dict(channels=16, depth=1, cond_dim=16),
+    reward_end_kwargs=dict(lstm_dim=16, channels=[8, 8], hidden_dim=16, cond_dim=16, depth=1), use_decoder=False,
+    actor_critic_kwargs=dict(lstm_dim=16, channels=[8, 8], hidden_sizes=[16]))"
+"""
+
+
+def test_benchmark_and_report_commands(tmp_path, capsys):
+    import torch as th
+
+    hyperparams = tmp_path / "atari.yml"
+    hyperparams.write_text(ATARI_TINY_YAML)
+    out = tmp_path / "results"
+    command = [
+        "benchmark", "atari100k", "--games", "Pong", "--seeds", "0", "--steps", "200", "--out", str(out),
+        "--hyperparams", str(hyperparams), "--eval-episodes", "1", "--eval-max-episode-frames", "400",
+        "--checkpoint-freq", "100", "--device", "cpu", "--threads-per-run", "1",
+    ]  # fmt: skip
+    threads = th.get_num_threads()
+    try:
+        assert main(command) == 0
+    finally:
+        th.set_num_threads(threads)
+    assert "1 runs finished" in capsys.readouterr().out
+    result = json.loads(next(out.rglob("seed_0.json")).read_text())
+    assert result["game"] == "Pong" and result["steps"] == 200
+
+    assert main(["report", str(out), "--compare", "DIAMOND"]) == 0
+    written = capsys.readouterr().out
+    report = out / "report" / "report.md"
+    assert f"Wrote {report}" in written and "DIAMOND" in report.read_text()
+    assert len(list((out / "report").glob("*.png"))) == 3

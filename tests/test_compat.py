@@ -1,0 +1,51 @@
+"""Compatibility claims of docs/can-i-use.md that other test files do not cover."""
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+from sb3_jedi import JEDI
+
+TINY = {
+    "learning_starts": 60,
+    "train_freq": 20,
+    "gradient_steps": 1,
+    "actor_critic_gradient_steps": 1,
+    "first_epoch_gradient_steps": 1,
+    "first_epoch_actor_critic_gradient_steps": 1,
+    "batch_size": 4,
+    "imagination_horizon": 3,
+}
+
+
+class CounterEnv(gym.Env):
+    """Observations (t, 1000 + t): raw values that VecNormalize would squash to a few units."""
+
+    observation_space = spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._obs(), {}
+
+    def _obs(self):
+        return np.array([self.t, 1000 + self.t], dtype=np.float32)
+
+    def step(self, action):
+        self.t += 1
+        return self._obs(), 1.0, False, self.t >= 20, {}
+
+
+def test_vec_normalize_buffer_stores_raw_observations_and_rewards():
+    env = VecNormalize(DummyVecEnv([CounterEnv]), norm_obs=True, norm_reward=True)
+    model = JEDI("MlpPolicy", env, seed=0, **TINY).learn(120)
+    buffer = model.replay_buffer
+    stored = buffer.observations[: buffer.size()]
+    # Raw counters, not normalised values: integers, the second coordinate 1000 + the first.
+    np.testing.assert_array_equal(stored, np.round(stored))
+    np.testing.assert_array_equal(stored[:, 1], stored[:, 0] + 1000)
+    assert stored[:, 0].max() == 20
+    rewards = buffer.rewards[: buffer.size()][buffer.has_action[: buffer.size()]]
+    np.testing.assert_array_equal(rewards, 1.0)  # the original reward, not the normalised one

@@ -1,0 +1,408 @@
+"""
+Hugging Face Hub support (sb3_jedi.hub), with no network: the real ``huggingface_hub`` client talks to a local stand-in
+for the Hub endpoint (tests/hub_server.py) through ``HF_ENDPOINT``, with its cache in a temporary ``HF_HOME``.
+"""
+
+import base64
+import io
+import json
+import pickle
+import re
+import zipfile
+from pathlib import Path
+
+import cv2
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+import yaml
+from hub_server import HubStandIn
+from huggingface_hub import HfApi, constants
+from stable_baselines3 import PPO
+
+from sb3_jedi import DIAMOND, JEDI
+from sb3_jedi.envs import make_atari100k_env
+from sb3_jedi.evaluation import human_normalized_score
+from sb3_jedi.hub import TRUST_REMOTE_CODE_ENV, load_from_hub, push_to_hub
+from sb3_jedi.save_util import InvalidCheckpointError
+
+# The client's HTTP library deprecates the way the client itself sends LFS uploads; not something these tests control.
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning")
+
+TOKEN = "hf_stand_in_write_token"
+REPO = "tester/jedi-cartpole"
+ZIP = "jedi-CartPole-v1.zip"
+N_EVAL_EPISODES = 3
+VIDEO_STEPS = 20
+
+SMALL_MLP = {
+    "latent_dim": 8,
+    "encoder_kwargs": {"hidden_sizes": (32,)},
+    "denoiser_kwargs": {"hidden_dim": 32, "n_layers": 1, "cond_dim": 16},
+    "reward_end_kwargs": {"lstm_dim": 16, "hidden_dim": 16, "cond_dim": 8},
+    "actor_critic_kwargs": {"lstm_dim": 16, "hidden_sizes": (16,)},
+    "decoder_kwargs": {"hidden_sizes": (16,)},
+}
+SMALL_CNN = {
+    "encoder_kwargs": {"channels": (8, 8, 8, 4)},
+    "denoiser_kwargs": {"channels": 16, "depth": 1, "cond_dim": 16},
+    "reward_end_kwargs": {"lstm_dim": 16, "channels": (8, 8), "hidden_dim": 16, "cond_dim": 8},
+    "actor_critic_kwargs": {"lstm_dim": 16, "channels": (8, 8)},
+    "use_decoder": False,
+}
+
+
+def _hub_environment(monkeypatch: pytest.MonkeyPatch, server: HubStandIn, hf_home: Path) -> None:
+    """Point the huggingface_hub client at the stand-in, with its cache and token files under ``hf_home``."""
+    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
+    monkeypatch.setenv("HF_HOME", str(hf_home))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    # LFS files then go through the Hub's LFS batch API (which the stand-in serves) rather than the Xet storage.
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    for name in ("HF_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE", TRUST_REMOTE_CODE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    # The client read its environment when imported: move every path under the old HF_HOME to the new one.
+    old_home = constants.HF_HOME
+    for name in dir(constants):
+        value = getattr(constants, name)
+        if name.isupper() and isinstance(value, str) and value.startswith(old_home) and name != "HF_HOME":
+            monkeypatch.setattr(constants, name, str(hf_home) + value[len(old_home) :])
+    monkeypatch.setattr(constants, "HF_HOME", str(hf_home))
+    monkeypatch.setattr(constants, "ENDPOINT", server.endpoint)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    server = HubStandIn().start()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _hub_environment(monkeypatch, server, tmp_path_factory.mktemp("hf_home"))
+        yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def model():
+    threads = th.get_num_threads()
+    # Small networks: one thread is fastest, and leaves the machine's other cores alone.
+    th.set_num_threads(1)
+    model = JEDI(
+        "MlpPolicy",
+        "CartPole-v1",
+        learning_starts=100,
+        train_freq=50,
+        gradient_steps=5,
+        actor_critic_gradient_steps=5,
+        first_epoch_gradient_steps=5,
+        first_epoch_actor_critic_gradient_steps=5,
+        batch_size=8,
+        imagination_horizon=4,
+        policy_kwargs=SMALL_MLP,
+        seed=0,
+    )
+    yield model.learn(200)
+    th.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def pushed(hub, model):
+    """The CartPole model pushed once; tests read the repo it made."""
+    commit = push_to_hub(model, REPO, "CartPole-v1", n_eval_episodes=N_EVAL_EPISODES, video_length=VIDEO_STEPS, token=TOKEN)
+    return commit
+
+
+def _download(repo_id: str, filename: str) -> Path:
+    return Path(HfApi().hf_hub_download(repo_id, filename))
+
+
+def _rollout_actions(model, n_steps: int = 30, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic actions and final LSTM state over a fixed CartPole trajectory (driven by seeded random actions)."""
+    env = gym.make("CartPole-v1")
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    state, episode_start, actions = None, np.ones(1, dtype=bool), []
+    for _ in range(n_steps):
+        action, state = model.predict(obs[None], state=state, episode_start=episode_start, deterministic=True)
+        actions.append(int(action[0]))
+        # The trajectory does not depend on the model: both models see the same observations and episode starts.
+        obs, _, terminated, truncated, _ = env.step(int(rng.integers(2)))
+        episode_start = np.array([terminated or truncated])
+        if episode_start[0]:
+            obs, _ = env.reset()
+    return np.array(actions), np.concatenate(state, axis=-1)
+
+
+# Pushing -------------------------------------------------------------------------------------------------------------
+
+
+def test_push_uploads_every_file_in_one_commit(hub, pushed):
+    repo = hub.repos[REPO]
+    # The repo's initial commit, then exactly one commit with everything.
+    assert len(repo.commits) == 2
+    assert pushed.oid == repo.head.oid
+    assert pushed.commit_url == f"{hub.endpoint}/{REPO}/commit/{repo.head.oid}"
+    assert set(hub.files(REPO)) == {".gitattributes", "README.md", "config.json", "results.json", "replay.mp4", ZIP}
+    # Binary files went through the LFS negotiation and upload, text files inside the commit.
+    assert hub.lfs_paths(REPO) == {ZIP, "replay.mp4"}
+    assert hub.count("PUT", r"/_lfs/upload/[0-9a-f]{64}") == 2
+    assert TOKEN in hub.tokens_seen
+    assert hub.unhandled == []
+    # The files listed by the Hub API are the ones committed.
+    assert sorted(HfApi().list_repo_files(REPO)) == sorted(hub.files(REPO))
+
+
+def test_push_again_updates_the_repo(hub, model):
+    repo_id = "tester/pushed-twice"
+    push_to_hub(model, repo_id, "CartPole-v1", n_eval_episodes=1, video_length=0, token=TOKEN, commit_message="first")
+    push_to_hub(model, repo_id, "CartPole-v1", n_eval_episodes=2, video_length=0, token=TOKEN, commit_message="second")
+    commits = hub.repos[repo_id].commits
+    assert [c.message for c in commits[1:]] == ["first", "second"]
+    assert json.loads(hub.files(repo_id)["results.json"])["n_eval_episodes"] == 2
+    assert "replay.mp4" not in hub.files(repo_id)
+
+
+def test_model_card_metadata_and_usage(hub, pushed):
+    card = _download(REPO, "README.md").read_text()
+    match = re.match(r"^---\n(.*?)\n---\n", card, flags=re.DOTALL)
+    assert match is not None, "the model card has no YAML front matter"
+    metadata = yaml.safe_load(match.group(1))
+    results = json.loads(_download(REPO, "results.json").read_text())
+
+    assert metadata["library_name"] == "stable-baselines3"
+    for tag in ("sb3-jedi", "model-based-reinforcement-learning", "deep-reinforcement-learning", "reinforcement-learning"):
+        assert tag in metadata["tags"]
+    assert {"stable-baselines3", "CartPole-v1"} <= set(metadata["tags"])
+    (entry,) = metadata["model-index"]
+    assert entry["name"] == "JEDI"
+    (result,) = entry["results"]
+    assert result["task"]["type"] == "reinforcement-learning"
+    assert result["dataset"]["name"] == "CartPole-v1"
+    (metric,) = result["metrics"]
+    assert metric["type"] == "mean_reward"
+    assert metric["value"] == f"{results['mean_reward']:.2f} +/- {results['std_reward']:.2f}"
+
+    body = card[match.end() :]
+    assert "load_from_hub" in body and "state=state" in body and "episode_start" in body
+    assert TRUST_REMOTE_CODE_ENV in body
+
+
+def test_model_card_usage_code_runs(hub, pushed, monkeypatch):
+    card = _download(REPO, "README.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", card, flags=re.DOTALL)
+    namespace: dict = {}
+    exec(compile(code, "model card usage", "exec"), namespace)
+    assert isinstance(namespace["model"], JEDI)
+    assert np.isfinite(namespace["mean_reward"]) and namespace["mean_reward"] >= 1
+
+
+def test_results_json(hub, pushed, model):
+    results = json.loads(_download(REPO, "results.json").read_text())
+    assert {"mean_reward", "std_reward", "n_eval_episodes", "eval_datetime", "env_id"} <= set(results)
+    assert results["env_id"] == "CartPole-v1"
+    assert results["n_eval_episodes"] == len(results["episode_rewards"]) == N_EVAL_EPISODES
+    assert results["mean_reward"] == pytest.approx(np.mean(results["episode_rewards"]))
+    assert results["std_reward"] == pytest.approx(np.std(results["episode_rewards"]))
+    # CartPole pays 1 per step: the returns are the episode lengths.
+    assert results["episode_rewards"] == pytest.approx(results["episode_lengths"])
+    assert results["num_timesteps"] == model.num_timesteps
+    assert "human_normalized_score" not in results  # not an Atari game
+
+
+def test_config_json(hub, pushed, model):
+    config = json.loads(_download(REPO, "config.json").read_text())
+    assert config["algorithm"] == "sb3_jedi.jedi:JEDI"
+    assert config["env_id"] == "CartPole-v1"
+    hp = config["hyperparameters"]
+    assert hp["learning_starts"] == 100 and hp["batch_size"] == 8 and hp["imagination_horizon"] == 4
+    assert hp["train_freq"] == [50, "step"]
+    assert hp["learning_rate"] == model.learning_rate
+    assert json.loads(json.dumps(SMALL_MLP)) == config["policy_kwargs"]
+    assert {"sb3-jedi", "stable-baselines3", "torch", "gymnasium", "ale-py"} <= set(config["versions"])
+    assert config["versions"]["torch"] == th.__version__
+
+
+def test_replay_video_is_readable(hub, pushed):
+    path = _download(REPO, "replay.mp4")
+    assert path.stat().st_size > 0
+    capture = cv2.VideoCapture(str(path))
+    try:
+        assert capture.isOpened()
+        frames = []
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            frames.append(frame)
+    finally:
+        capture.release()
+    assert len(frames) == VIDEO_STEPS
+    # CartPole renders 600x400 RGB frames; a rendered cart is not a blank image.
+    assert frames[0].shape == (400, 600, 3)
+    assert frames[0].std() > 1
+
+
+def test_push_checks_its_arguments(hub, model):
+    with pytest.raises(ValueError, match="repo_id"):
+        push_to_hub(model, "not a/valid/repo", "CartPole-v1", token=TOKEN)
+    with pytest.raises(ValueError, match="n_eval_episodes"):
+        push_to_hub(model, REPO, "CartPole-v1", n_eval_episodes=0, token=TOKEN)
+    with pytest.raises(ValueError, match="action space"):
+        push_to_hub(model, REPO, "MountainCar-v0", token=TOKEN)
+    with pytest.raises(ValueError, match="render_mode='rgb_array'"):
+        push_to_hub(model, REPO, "CartPole-v1", eval_env=gym.make("CartPole-v1"), token=TOKEN)
+    with pytest.raises(TypeError, match="JEDI models"):
+        push_to_hub(PPO("MlpPolicy", "CartPole-v1"), REPO, "CartPole-v1", token=TOKEN)
+
+
+# Loading -------------------------------------------------------------------------------------------------------------
+
+
+def test_round_trip_gives_identical_actions(hub, pushed, model):
+    loaded = load_from_hub(REPO, trust_remote_code=True)
+    assert type(loaded) is JEDI
+    assert loaded.num_timesteps == model.num_timesteps
+    actions, state = _rollout_actions(model)
+    loaded_actions, loaded_state = _rollout_actions(loaded)
+    np.testing.assert_array_equal(loaded_actions, actions)
+    np.testing.assert_allclose(loaded_state, state, rtol=0, atol=1e-6)
+    # A non-zero recurrent state: the state comparison above says something.
+    assert not np.allclose(state, 0)
+
+
+def test_second_load_comes_from_the_cache(hub, pushed):
+    load_from_hub(REPO, trust_remote_code=True)
+    downloads = hub.count("GET", r"/[0-9a-f]{64}")  # LFS content, from the storage origin
+    load_from_hub(REPO, trust_remote_code=True)
+    assert hub.count("GET", r"/[0-9a-f]{64}") == downloads
+    assert downloads >= 1
+
+
+def test_load_refuses_without_opt_in(hub, pushed):
+    before = len(hub.requests)
+    with pytest.raises(ValueError) as error:
+        load_from_hub(REPO)
+    message = str(error.value)
+    assert "arbitrary code" in message and "trust_remote_code=True" in message and TRUST_REMOTE_CODE_ENV in message
+    # Refused before anything was downloaded.
+    assert len(hub.requests) == before
+
+
+def test_environment_variable_opts_in(hub, pushed, monkeypatch):
+    monkeypatch.setenv(TRUST_REMOTE_CODE_ENV, "1")
+    assert isinstance(load_from_hub(REPO), JEDI)
+    monkeypatch.setenv(TRUST_REMOTE_CODE_ENV, "0")
+    with pytest.raises(ValueError, match="trust_remote_code=True"):
+        load_from_hub(REPO)
+
+
+def _ppo_zip_with_booby_trap(marker: Path) -> bytes:
+    """A PPO model zip whose pickled policy class, if ever unpickled, would create ``marker``."""
+    buffer = io.BytesIO()
+    PPO("MlpPolicy", "CartPole-v1", n_steps=16, batch_size=16).save(buffer)
+    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    data = json.loads(source.read("data"))
+    trap = pickle.dumps(_TouchOnUnpickle(str(marker)))
+    data["policy_class"][":serialized:"] = base64.b64encode(trap).decode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name in source.namelist():
+            archive.writestr(name, json.dumps(data) if name == "data" else source.read(name))
+    return out.getvalue()
+
+
+class _TouchOnUnpickle:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (Path(self.path),)
+
+
+def test_ppo_zip_is_rejected_before_unpickling(hub, tmp_path):
+    marker = tmp_path / "unpickled"
+    payload = _ppo_zip_with_booby_trap(marker)
+    # The trap works: unpickling the policy class entry would create the marker.
+    pickle.loads(base64.b64decode(json.loads(zipfile.ZipFile(io.BytesIO(payload)).read("data"))["policy_class"][":serialized:"]))
+    assert marker.exists()
+    marker.unlink()
+
+    api = HfApi()
+    api.create_repo("tester/ppo-cartpole", token=TOKEN, exist_ok=True)
+    api.upload_file(path_or_fileobj=payload, path_in_repo="ppo-CartPole-v1.zip", repo_id="tester/ppo-cartpole", token=TOKEN)
+    with pytest.raises(InvalidCheckpointError, match="not a JEDI model: it was saved by PPO") as error:
+        load_from_hub("tester/ppo-cartpole", trust_remote_code=True)
+    assert "tester/ppo-cartpole" in str(error.value)
+    assert not marker.exists()
+
+
+def test_non_zip_file_is_rejected(hub):
+    hub.add_repo("tester/not-a-zip", {"model.zip": b"this is a text file, not a zip archive\n"})
+    with pytest.raises(InvalidCheckpointError, match="not a readable zip archive"):
+        load_from_hub("tester/not-a-zip", trust_remote_code=True)
+
+
+def test_choice_of_the_model_zip(hub, pushed):
+    hub.add_repo("tester/no-zip", {"README.md": b"# nothing here\n"})
+    with pytest.raises(ValueError, match=r"no \.zip model file .*README\.md"):
+        load_from_hub("tester/no-zip", trust_remote_code=True)
+
+    jedi_zip = hub.files(REPO)[ZIP]
+    hub.add_repo("tester/two-zips", {"a.zip": jedi_zip, "b.zip": jedi_zip})
+    with pytest.raises(ValueError, match=r"several model zips \(a\.zip, b\.zip\).*filename="):
+        load_from_hub("tester/two-zips", trust_remote_code=True)
+    assert isinstance(load_from_hub("tester/two-zips", filename="b.zip", trust_remote_code=True), JEDI)
+    with pytest.raises(ValueError, match=r"no file 'c\.zip'"):
+        load_from_hub("tester/two-zips", filename="c.zip", trust_remote_code=True)
+
+
+# The JEDI conveniences -----------------------------------------------------------------------------------------------
+
+
+def test_model_methods_push_and_load(hub, model):
+    repo_id = "tester/jedi-methods"
+    commit = model.push_to_hub(repo_id, "CartPole-v1", n_eval_episodes=1, video_length=0, token=TOKEN)
+    assert commit.oid == hub.repos[repo_id].head.oid
+    loaded = JEDI.load_from_hub(repo_id, trust_remote_code=True, device="cpu")
+    np.testing.assert_array_equal(_rollout_actions(loaded, n_steps=10)[0], _rollout_actions(model, n_steps=10)[0])
+    with pytest.raises(TypeError, match="holds a JEDI model, not a DIAMOND one"):
+        DIAMOND.load_from_hub(repo_id, trust_remote_code=True)
+
+
+# Atari -------------------------------------------------------------------------------------------------------------
+
+
+def test_atari_push_reports_the_human_normalized_score(hub):
+    # Short games (400 emulator frames = 100 agent steps) keep the evaluation fast.
+    env = make_atari100k_env("Pong", seed=0, training=False, max_episode_frames=400)
+    model = JEDI("CnnPolicy", env, buffer_size=1_000, policy_kwargs=SMALL_CNN, seed=0, device="cpu")
+    push_to_hub(model, "tester/jedi-pong", "ALE/Pong-v5", eval_env=env, n_eval_episodes=1, video_length=4, token=TOKEN)
+    files = hub.files("tester/jedi-pong")
+    assert "jedi-ALE-Pong-v5.zip" in files
+    results = json.loads(files["results.json"])
+    assert results["atari_game"] == "Pong"
+    assert results["human_normalized_score"] == pytest.approx(human_normalized_score("Pong", results["mean_reward"]))
+    metadata = yaml.safe_load(re.match(r"^---\n(.*?)\n---\n", files["README.md"].decode(), flags=re.DOTALL).group(1))
+    metrics = {m["type"]: m["value"] for m in metadata["model-index"][0]["results"][0]["metrics"]}
+    assert metrics["human_normalized_score"] == pytest.approx(results["human_normalized_score"], abs=1e-4)
+    assert "ALE/Pong-v5" in metadata["tags"]
+    assert 'make_atari100k_env("Pong", training=False)' in files["README.md"].decode()
+
+
+def test_cli_push_pull_and_evaluate(hub, model, tmp_path, capsys):
+    from sb3_jedi.cli import main
+
+    model.save(tmp_path / "model.zip")
+    repo = "tester/cli-cartpole"
+    push = ["push", str(tmp_path / "model.zip"), "--repo-id", repo, "--env", "CartPole-v1", "--episodes", "2"]
+    assert main([*push, "--video-length", "5", "--token", TOKEN]) == 0
+    assert f"Pushed to {repo}" in capsys.readouterr().out
+    assert main(["pull", repo, "--out", str(tmp_path / "pulled")]) == 0
+    pulled = tmp_path / "pulled" / ZIP
+    assert pulled.is_file() and str(pulled) in capsys.readouterr().out
+    assert (tmp_path / "pulled" / "results.json").is_file()
+    assert main(["evaluate", str(pulled), "--env", "CartPole-v1", "--episodes", "1"]) == 0
+    assert "CartPole-v1: mean return" in capsys.readouterr().out
