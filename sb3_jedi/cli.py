@@ -342,8 +342,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from sb3_jedi.benchmarks.world_model import format_markdown_table, run_world_model_benchmark
 
     result = run_world_model_benchmark(
-        device=args.device, batch_size=args.batch_size, quick=args.quick, repeats=args.repeats, json_path=args.json
-    )
+        device=args.device, batch_size=args.batch_size, quick=args.quick, repeats=args.repeats, warmup=args.warmup,
+        json_path=args.json, threads=args.threads, progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )  # fmt: skip
     print(format_markdown_table(result))
     if args.json:
         print(f"Wrote {args.json}")
@@ -498,6 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
     bench.add_argument("--batch-size", type=int, default=32)
     bench.add_argument("--repeats", type=int, default=None, help="timed repeats per measure (median reported)")
+    bench.add_argument("--warmup", type=int, default=None, help="untimed warm-up repeats")
+    bench.add_argument("--threads", type=int, default=None, help="torch threads (CPU; default: torch's)")
     bench.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds")
     bench.add_argument("--json", default=None, help="write the results to this JSON file")
 

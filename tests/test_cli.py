@@ -173,3 +173,12 @@ def test_benchmark_and_report_commands(tmp_path, capsys):
     report = out / "report" / "report.md"
     assert f"Wrote {report}" in written and "DIAMOND" in report.read_text()
     assert len(list((out / "report").glob("*.png"))) == 3
+
+
+def test_bench_world_model_command_quick(tmp_path, capsys):
+    out = tmp_path / "wm.json"
+    assert main(["bench", "world-model", "--quick", "--json", str(out), "--threads", "1"]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert set(result) >= {"latent", "pixel", "ratios", "device"}
+    assert "imagine_step_s" in result["latent"] and "| " in printed and f"Wrote {out}" in printed

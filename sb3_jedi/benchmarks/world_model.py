@@ -580,10 +580,11 @@ def format_markdown_table(result: dict[str, Any]) -> str:
         lines.append(f"| {label} | {fmt.format(latent[key])} | {fmt.format(pixel[key])} | {ratios[key]:.2f} |")
     for label, key in (("training step", "train_peak_memory_bytes"), ("imagined step", "imagine_peak_memory_bytes")):
         lines.append(f"| peak memory, {label} (MiB) | {_mib(latent[key])} | {_mib(pixel[key])} | {ratios[key]:.2f} |")
+    labels = {"encoder": "encoder", "denoiser": "denoiser", "reward_end": "reward/termination model"}
     for component in (*PARAM_COMPONENTS, "total"):
         a, b = latent["params"][component], pixel["params"][component]
-        ratio = f"{b / a:.2f}" if a else "-"
-        lines.append(f"| parameters: {component.replace('_', ' ')} | {a:,} | {b:,} | {ratio} |")
+        ratio = f"{b / a:.2f}" if a and b else "-"
+        lines.append(f"| parameters: {labels.get(component, component.replace('_', '-'))} | {a:,} | {b:,} | {ratio} |")
     return "\n".join(lines)
 
 
