@@ -19,6 +19,8 @@ __all__ = ["ActorCriticNetwork"]
 
 # Automatic downsampling stops once the feature map is this small, keeping the LSTM input at C * 4 * 4.
 _MIN_SPATIAL = 4
+# Feature maps at least this large (e.g. 32x32) run channels-last.
+_CHANNELS_LAST_MIN_AREA = 1024
 
 
 class ActorCriticNetwork(nn.Module):
@@ -145,7 +147,9 @@ class ActorCriticNetwork(nn.Module):
                 f"ActorCriticNetwork: `hidden` must be (h, c), each ({states.shape[0]}, {self._lstm_dim}), "
                 f"got {tuple(hidden[0].shape)} and {tuple(hidden[1].shape)}."
             )
-        if states.ndim == 4:  # see CnnEncoder: max-pooling is far faster on channels-last maps on CPU
+        if states.ndim == 4 and states.shape[-2] * states.shape[-1] >= _CHANNELS_LAST_MIN_AREA:
+            # Pixel states: max-pooling large maps is far faster channels-last on CPU (see CnnEncoder); on small latent
+            # maps the layout change costs more than it saves.
             states = states.contiguous(memory_format=th.channels_last)
         h, c = self.lstm(self.trunk(states), hidden)
         return self.actor(h), self.critic(h).squeeze(-1), (h, c)

@@ -249,29 +249,35 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from sb3_jedi.envs import atari_game_or_none, make_env
 
     env_id = _env_of_model(Path(args.model), args.env)
-    env = make_env(env_id, n_envs=1, seed=args.seed, training=False)
-    model = _load(args.model, env, args.device)
-    returns, lengths = evaluate_policy(
-        model, env, n_eval_episodes=args.episodes, deterministic=not args.stochastic, return_episode_rewards=True
-    )
-    returns = np.asarray(returns, dtype=float)
-    result: dict[str, Any] = {
-        "env_id": env_id,
-        "episodes": len(returns),
-        "mean_return": float(returns.mean()),
-        "std_return": float(returns.std()),
-        "mean_length": float(np.mean(lengths)),
-        "returns": returns.tolist(),
-        "deterministic": not args.stochastic,
-    }
     game = atari_game_or_none(env_id)
-    line = f"{env_id}: mean return {result['mean_return']:.2f} +/- {result['std_return']:.2f} over {len(returns)} episodes"
+    # Atari games follow DIAMOND's final evaluation (actions sampled from the policy); other envs act greedily.
+    deterministic = args.greedy or (game is None and not args.stochastic)
+    result: dict[str, Any] = {"env_id": env_id, "deterministic": deterministic}
     if game is not None:
-        from sb3_jedi.evaluation import human_normalized_score
+        from sb3_jedi.evaluation import evaluate_atari100k
 
-        result["human_normalized_score"] = float(human_normalized_score(game, result["mean_return"]))
+        model = _load(args.model, None, args.device)
+        evaluation = evaluate_atari100k(model, game, n_episodes=args.episodes, seed=args.seed, deterministic=deterministic)
+        returns, lengths = np.asarray(evaluation.episode_scores, dtype=float), evaluation.episode_lengths
+        result["human_normalized_score"] = evaluation.hns
+    else:
+        env = make_env(env_id, n_envs=1, seed=args.seed, training=False)
+        model = _load(args.model, env, args.device)
+        episode_returns, lengths = evaluate_policy(
+            model, env, n_eval_episodes=args.episodes, deterministic=deterministic, return_episode_rewards=True
+        )
+        returns = np.asarray(episode_returns, dtype=float)
+    result.update(
+        episodes=len(returns),
+        mean_return=float(returns.mean()),
+        std_return=float(returns.std()),
+        mean_length=float(np.mean(lengths)),
+        returns=returns.tolist(),
+    )
+    line = f"{env_id}: mean return {result['mean_return']:.2f} +/- {result['std_return']:.2f} over {len(returns)} episodes"
+    if result.get("human_normalized_score") is not None:
         line += f", human-normalised score {result['human_normalized_score']:.3f}"
-    print(line)
+    print(line + (" (greedy)" if deterministic else " (sampled actions)"))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2))
@@ -436,14 +442,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = command(
         "evaluate",
-        "Evaluate a saved model (Atari games: evaluation protocol, true game score and human-normalised score).",
-        ["evaluate runs/jedi_pong_seed0/model.zip --episodes 100", "evaluate model.zip --env CartPole-v1 --json result.json"],
+        "Evaluate a saved model. Atari games: DIAMOND's final evaluation (full games, true score, sampled actions) and the "
+        "human-normalised score.",
+        [
+            "evaluate runs/jedi_pong_seed0/model.zip --episodes 100",
+            "evaluate model.zip --env Pong --greedy",
+            "evaluate model.zip --env CartPole-v1 --json result.json",
+        ],
         cmd_evaluate,
     )
     evaluate.add_argument("model", help="model zip")
     evaluate.add_argument("--env", default=None, help="env id (default: from run.json beside the model)")
     evaluate.add_argument("--episodes", type=int, default=10)
-    evaluate.add_argument("--stochastic", action="store_true", help="sample actions instead of greedy ones")
+    mode = evaluate.add_mutually_exclusive_group()
+    mode.add_argument("--greedy", action="store_true", help="most likely actions (default for non-Atari envs)")
+    mode.add_argument(
+        "--stochastic", action="store_true", help="actions sampled from the policy (default for Atari: DIAMOND's protocol)"
+    )
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--json", default=None, help="also write the result to this JSON file")

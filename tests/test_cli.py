@@ -182,3 +182,24 @@ def test_bench_world_model_command_quick(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert set(result) >= {"latent", "pixel", "ratios", "device"}
     assert "imagine_step_s" in result["latent"] and "| " in printed and f"Wrote {out}" in printed
+
+
+def test_evaluate_an_atari_model_reports_the_human_normalized_score(tmp_path, capsys):
+    from sb3_jedi import JEDI
+    from sb3_jedi.envs import make_atari100k_env
+
+    tiny = load_hyperparams_from_text(tmp_path, ATARI_TINY_YAML, "Pong")
+    model = JEDI("CnnPolicy", make_atari100k_env("Pong", seed=0), seed=0, **tiny)
+    model.save(tmp_path / "pong.zip")
+    result_file = tmp_path / "pong.json"
+    # One short-lived game: Pong ends when a side reaches 21, a few hundred agent steps for an untrained agent.
+    assert main(["evaluate", str(tmp_path / "pong.zip"), "--env", "Pong", "--episodes", "1", "--json", str(result_file)]) == 0
+    result = json.loads(result_file.read_text())
+    assert "(sampled actions)" in capsys.readouterr().out and result["deterministic"] is False
+    assert -21 <= result["mean_return"] <= 21 and result["human_normalized_score"] is not None
+
+
+def load_hyperparams_from_text(tmp_path, text, env_id):
+    path = tmp_path / "hp.yml"
+    path.write_text(text)
+    return load_hyperparams(path, env_id)

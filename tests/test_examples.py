@@ -62,3 +62,13 @@ def test_record_video_example(tmp_path):
     )
     assert frames == 12
     assert cv2.VideoCapture(str(tmp_path / "v.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 12
+
+
+def test_evaluate_agent_example(tmp_path, capsys):
+    from sb3_jedi import JEDI
+
+    JEDI("MlpPolicy", "CartPole-v1", learning_starts=10).save(tmp_path / "model")
+    summary = load_example("evaluate_agent").main(["--model", str(tmp_path / "model.zip"), "--env", "CartPole-v1",
+                                                   "--episodes", "2"])  # fmt: skip
+    assert summary["episodes"] == 2 and summary["hns"] is None and summary["mean"] >= 1
+    assert "CartPole-v1:" in capsys.readouterr().out

@@ -406,3 +406,17 @@ def test_cli_push_pull_and_evaluate(hub, model, tmp_path, capsys):
     assert (tmp_path / "pulled" / "results.json").is_file()
     assert main(["evaluate", str(pulled), "--env", "CartPole-v1", "--episodes", "1"]) == 0
     assert "CartPole-v1: mean return" in capsys.readouterr().out
+
+
+def test_share_on_hub_example(hub, model, tmp_path, capsys):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "share_on_hub.py"
+    spec = importlib.util.spec_from_file_location("share_on_hub", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    model.save(tmp_path / "model.zip")
+    argv = ["--model", str(tmp_path / "model.zip"), "--env", "CartPole-v1", "--repo-id", "tester/example"]
+    loaded = example.main([*argv, "--episodes", "1", "--video-length", "3", "--token", TOKEN])
+    assert isinstance(loaded, JEDI)
+    assert "same greedy action" in capsys.readouterr().out

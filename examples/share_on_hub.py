@@ -1,0 +1,47 @@
+"""
+Share an agent on the Hugging Face Hub and load it back.
+
+    huggingface-cli login        # once
+    python examples/share_on_hub.py --model jedi_pong.zip --env Pong --repo-id you/jedi-Pong
+
+The repo gets the model zip, config.json, results.json (with the human-normalised score for Atari games), a replay
+video and a model card. Loading unpickles the zip, so it needs trust_remote_code=True: only load repos you trust.
+"""
+
+import argparse
+from collections.abc import Sequence
+
+import numpy as np
+
+from sb3_jedi.envs import make_env
+from sb3_jedi.hub import load_from_hub, push_to_hub
+from sb3_jedi.registry import load_model
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="model zip saved by JEDI (or DIAMOND)")
+    parser.add_argument("--env", required=True, help="the env it was trained on: Atari game or gymnasium id")
+    parser.add_argument("--repo-id", required=True, help="Hub model repo, e.g. you/jedi-Pong")
+    parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes for the model card")
+    parser.add_argument("--video-length", type=int, default=1000, help="steps of the replay video (0: none)")
+    parser.add_argument("--token", default=None, help="Hub token (default: the logged-in one)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None):
+    args = parse_args(argv)
+    model = load_model(args.model)
+    commit = push_to_hub(
+        model, args.repo_id, args.env, n_eval_episodes=args.episodes, video_length=args.video_length, token=args.token
+    )
+    print(f"Pushed: {commit}")
+    loaded = load_from_hub(args.repo_id, trust_remote_code=True)
+    obs = make_env(args.env, seed=0, training=False).reset()
+    same = np.array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
+    print(f"Loaded {args.repo_id} back: {'same' if same else 'different'} greedy action on a first observation")
+    return loaded
+
+
+if __name__ == "__main__":
+    main()
