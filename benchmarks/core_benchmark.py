@@ -73,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="few repeats and steps (a smoke run)")
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
     parser.add_argument("--batch-size", type=int, default=32, help="segments per update at paper sizes (paper: 32)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        th.set_num_threads(args.threads)
     device = args.device
     sync = device == "cuda"
     repeats = 1 if args.quick else 5
@@ -135,6 +138,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         episode_start = np.zeros(1, dtype=bool)
 
     predict_ms = 1000 * median_seconds(predict_once, 50 if args.quick else 500, warmup=10, sync=sync)
+
+    # The same inside an env loop, where stepping the emulator between calls evicts the networks from the CPU caches:
+    # (predict + step) minus step alone.
+    loop_env = model.env
+    loop_obs = [loop_env.reset()]
+    loop_actions = np.zeros(1, dtype=np.int64)
+
+    def step_only() -> None:
+        loop_obs[0], _, _, _ = loop_env.step(loop_actions)
+
+    def predict_and_step() -> None:
+        nonlocal state
+        action, state = model.predict(loop_obs[0], state=state, episode_start=np.zeros(1, dtype=bool), deterministic=True)
+        loop_obs[0], _, _, _ = loop_env.step(action)
+
+    n_loop = 50 if args.quick else 300
+    step_ms = 1000 * median_seconds(step_only, n_loop, warmup=5, sync=sync)
+    predict_in_loop_ms = 1000 * median_seconds(predict_and_step, n_loop, warmup=5, sync=sync) - step_ms
     mlp_model = JEDI("MlpPolicy", "CartPole-v1", device=device, seed=0)
     mlp_obs = np.zeros((1, 4), dtype=np.float32)
     mlp_predict_ms = 1000 * median_seconds(lambda: mlp_model.predict(mlp_obs), 50 if args.quick else 500, warmup=10, sync=sync)
@@ -162,7 +183,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "collect_100_env_steps_s": collect_100_s,
             "epoch_s": epoch_s,
         },
-        "predict_latency_ms": {"CnnPolicy_one_env": predict_ms, "MlpPolicy_one_env": mlp_predict_ms},
+        "predict_latency_ms": {
+            "CnnPolicy_one_env": predict_ms,
+            "CnnPolicy_one_env_in_env_loop": predict_in_loop_ms,
+            "MlpPolicy_one_env": mlp_predict_ms,
+        },
     }
     print(f"device: {results['device']}, torch threads: {results['torch_threads']}")
     print("| measure | value |\n|---|---|")

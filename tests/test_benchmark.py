@@ -25,4 +25,5 @@ def test_core_benchmark_quick(tmp_path, capsys):
     sizes = results["atari_paper_sizes"]
     assert sizes["epoch_s"] > 400 * sizes["world_model_update_s"] > 0
     assert results["predict_latency_ms"]["CnnPolicy_one_env"] > 0
+    assert results["predict_latency_ms"]["CnnPolicy_one_env_in_env_loop"] > 0
     assert "| params_atari_defaults.agent_total |" in capsys.readouterr().out
