@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch as th
+from tiny_settings import TINY
 
 from sb3_jedi import JEDI
 from sb3_jedi.checkpoints import (
@@ -21,17 +22,6 @@ from sb3_jedi.checkpoints import (
     load_checkpoint,
     save_checkpoint,
 )
-
-TINY = {
-    "learning_starts": 100,
-    "train_freq": 50,
-    "gradient_steps": 2,
-    "actor_critic_gradient_steps": 2,
-    "first_epoch_gradient_steps": 3,
-    "first_epoch_actor_critic_gradient_steps": 2,
-    "batch_size": 8,
-    "imagination_horizon": 4,
-}
 
 
 def tiny_model(seed: int = 0) -> JEDI:

@@ -4,20 +4,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.logger import KVWriter, Logger
+from tiny_settings import TINY
 
 from sb3_jedi import JEDI
 
-TINY = {
-    "learning_starts": 100,
-    "train_freq": 50,
-    "gradient_steps": 2,
-    "actor_critic_gradient_steps": 2,
-    "first_epoch_gradient_steps": 3,
-    "first_epoch_actor_critic_gradient_steps": 2,
-    "batch_size": 8,
-    "imagination_horizon": 4,
-    "device": "cpu",
-}
+TINY_ON_CPU = {**TINY, "device": "cpu"}
 
 
 class Capture(KVWriter):
@@ -49,7 +40,7 @@ class NoiseImageEnv(gym.Env):
 
 def run(policy: str, env, seed: int, timesteps: int, **kwargs) -> dict:
     """Train from scratch and return everything that should repeat with the same seed."""
-    model = JEDI(policy, env, seed=seed, **{**TINY, **kwargs})
+    model = JEDI(policy, env, seed=seed, **{**TINY_ON_CPU, **kwargs})
     capture = Capture()
     model.set_logger(Logger(folder=None, output_formats=[capture]))
     model.learn(timesteps, log_interval=1)

@@ -10,21 +10,10 @@ from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
+from tiny_settings import TINY
 
 from sb3_jedi import JEDI
 from sb3_jedi.buffers import EpisodeReplayBuffer
-
-# A tiny schedule: 100 random steps, then epochs of 50 steps with 2 + 2 updates.
-TINY = {
-    "learning_starts": 100,
-    "train_freq": 50,
-    "gradient_steps": 2,
-    "actor_critic_gradient_steps": 2,
-    "first_epoch_gradient_steps": 3,
-    "first_epoch_actor_critic_gradient_steps": 2,
-    "batch_size": 8,
-    "imagination_horizon": 4,
-}
 
 
 def tiny_model(env="CartPole-v1", **kwargs) -> JEDI:

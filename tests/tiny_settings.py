@@ -1,0 +1,13 @@
+"""Hyper-parameters shared by the tests: a tiny schedule that trains within a second."""
+
+# 100 random steps, then epochs of 50 steps with 2 + 2 updates (3 + 2 in the first epoch).
+TINY = {
+    "learning_starts": 100,
+    "train_freq": 50,
+    "gradient_steps": 2,
+    "actor_critic_gradient_steps": 2,
+    "first_epoch_gradient_steps": 3,
+    "first_epoch_actor_critic_gradient_steps": 2,
+    "batch_size": 8,
+    "imagination_horizon": 4,
+}
