@@ -66,11 +66,11 @@ class DIAMONDPolicy(JEDIPolicy):
 
     Defaults (DIAMOND's ``config/agent/default.yaml``; any key passed in the ``*_kwargs`` dicts overrides its default):
 
-    - denoiser: :class:`~sb3_jedi.world_model.denoiser.LatentUNet` over 3-channel frames, channels [64, 64, 64, 64],
-      depths [2, 2, 2, 2], 2 middle blocks, conditioning dim 256, conditioned on 4 past frames and actions; EDM with
-      sigma_data 0.5 and offset noise 0.3, no soft clamp (sampled frames are quantised to 256 levels instead).
-      DIAMOND's own U-Net has one more block per stage on the up path and self-attention in its middle blocks
-      (4.41M parameters against 3.52M here, for 18 actions);
+    - denoiser: :class:`~sb3_jedi.world_model.denoiser.LatentUNet` (DIAMOND's U-Net topology) over 3-channel frames,
+      channels [64, 64, 64, 64], depths [2, 2, 2, 2] (3 up blocks per stage), 2 middle blocks with self-attention,
+      no attention in the stages, conditioning dim 256, conditioned on 4 past frames and actions: DIAMOND's 4.41M
+      parameters besides the action embedding (one table per step here: 4.42M in all for 18 actions); EDM with
+      sigma_data 0.5 and offset noise 0.3, no soft clamp (sampled frames are quantised to 256 levels instead);
     - reward/termination model: CNN [32, 32, 32, 32] (2 blocks per stage, action embedding 128) + LSTM 512, head 512;
     - actor-critic: CNN [32, 32, 64, 64] with a 2x max-pool after every stage + LSTM 512.
 
@@ -78,7 +78,14 @@ class DIAMONDPolicy(JEDIPolicy):
     """
 
     pixel_network_kwargs: ClassVar[dict[str, dict[str, Any]]] = {
-        "denoiser_kwargs": {"channels": (64, 64, 64, 64), "depths": (2, 2, 2, 2), "mid_depth": 2, "cond_dim": 256},
+        "denoiser_kwargs": {
+            "channels": (64, 64, 64, 64),
+            "depths": (2, 2, 2, 2),
+            "mid_depth": 2,
+            "mid_attention": True,
+            "attention": False,
+            "cond_dim": 256,
+        },
         "edm_kwargs": {"sigma_data": 0.5, "sigma_offset_noise": 0.3, "output_clamp": None},
         "reward_end_kwargs": {"channels": (32, 32, 32, 32), "depth": 2, "cond_dim": 128, "lstm_dim": 512, "hidden_dim": 512},
         "actor_critic_kwargs": {"channels": (32, 32, 64, 64), "lstm_dim": 512},

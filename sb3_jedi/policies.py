@@ -90,7 +90,9 @@ class JEDIPolicy(BasePolicy):
     :param latent_dim: latent size of the MLP encoder (``MlpPolicy`` only)
     :param n_cond_steps: past latents and actions the denoiser conditions on (paper: 4)
     :param encoder_kwargs: keyword arguments of the encoder (``CnnEncoder`` / ``MlpEncoder``)
-    :param denoiser_kwargs: keyword arguments of the inner denoiser network (``LatentUNet`` / ``MlpDenoiser``)
+    :param denoiser_kwargs: keyword arguments of the inner denoiser network (``LatentUNet`` / ``MlpDenoiser``);
+        ``LatentUNet``'s defaults are the paper's: DIAMOND's U-Net topology with one stage of 160 channels
+        (2 down blocks, 2 middle blocks with self-attention, 3 up blocks)
     :param edm_kwargs: keyword arguments of :class:`~sb3_jedi.world_model.diffusion.EDMDenoiser` (``sigma_data``,
         ``sigma_offset_noise``, ``output_clamp``) and ``sigma_distribution`` as a dict of
         :class:`~sb3_jedi.world_model.diffusion.SigmaDistribution` fields
@@ -324,7 +326,8 @@ class JEDIPolicy(BasePolicy):
 
 
 class CnnPolicy(JEDIPolicy):
-    """JEDI policy for image observations: convolutional encoder to 16x8x8 latents and a latent U-Net (paper)."""
+    """JEDI policy for image observations: convolutional encoder to 16x8x8 latents and a latent U-Net (paper:
+    DIAMOND's U-Net with one 160-channel stage and attention in its 2 middle blocks)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("image_observations", True)

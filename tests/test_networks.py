@@ -8,7 +8,7 @@ from sb3_jedi.actor_critic import ActorCriticNetwork
 from sb3_jedi.world_model.decoder import CnnDecoder, MlpDecoder
 from sb3_jedi.world_model.denoiser import LatentUNet, MlpDenoiser
 from sb3_jedi.world_model.encoder import CnnEncoder, MlpEncoder
-from sb3_jedi.world_model.layers import Downsample2d, NormMlp, Upsample2d
+from sb3_jedi.world_model.layers import Downsample2d, NormMlp, SelfAttention2d, Upsample2d
 from sb3_jedi.world_model.reward_end import RewardEndModel
 
 N_ACTIONS = 18  # full Atari action set
@@ -160,11 +160,91 @@ def test_denoiser_output_depends_on_every_input(kind):
     assert th.allclose(first, ref[:1], atol=1e-5)
 
 
-def test_multi_stage_unet_takes_any_image_size():
-    denoiser = LatentUNet(3, T, n_actions=N_ACTIONS, channels=[16, 16, 16], depths=[1, 1, 1], cond_dim=32)
+@pytest.mark.parametrize("size", [(30, 22), (7, 5), (1, 9)])
+def test_multi_stage_unet_takes_any_image_size(size):
+    # Mixed widths, depths and stage attention: the skips of each stage must line up at every odd size.
+    denoiser = LatentUNet(
+        3, T, n_actions=N_ACTIONS, channels=[16, 8, 24], depths=[1, 2, 1], cond_dim=32, attention=[True, False, True]
+    )
     perturb_(denoiser)
-    out = denoiser(*denoiser_inputs((3, 30, 22)))
-    assert out.shape == (2, 3, 30, 22)
+    out = denoiser(*denoiser_inputs((3, *size)))
+    assert out.shape == (2, 3, *size)
+    assert th.isfinite(out).all()
+
+
+def test_single_stage_unet_takes_odd_sizes():
+    denoiser = LatentUNet(n_actions=N_ACTIONS, channels=32, cond_dim=32)
+    perturb_(denoiser)
+    assert denoiser(*denoiser_inputs((16, 7, 5))).shape == (2, 16, 7, 5)
+
+
+# DIAMOND's InnerModel (github.com/eloialonso/diamond, src/models/diffusion/inner_model.py, config/agent/default.yaml:
+# img_channels 3, num_steps_conditioning 4, cond_channels 256, channels [64]*4, depths [2]*4, attn_depths [0]*4),
+# built with torch from that repository and counted with sum(p.numel()): 4,406,851 parameters for 18 actions, of
+# which 1,152 in its action embedding (18 x 256/4). Our action embedding is a table per conditioning step
+# (T x 18 x 256, see NoiseActionConditioning), so the comparison leaves both embeddings out.
+DIAMOND_PIXEL_UNET_PARAMS_WITHOUT_ACTION_EMBEDDING = 4_406_851 - 1_152
+# The same InnerModel with img_channels 16, channels [160], depths [2] (JEDI's latent U-Net): 5,949,392 in all.
+DIAMOND_LATENT_UNET_PARAMS_WITHOUT_ACTION_EMBEDDING = 5_949_392 - 1_152
+
+
+def test_unet_topology_matches_diamond_parameter_count():
+    pixel = LatentUNet(3, T, n_actions=N_ACTIONS, channels=[64] * 4, depths=[2] * 4, cond_dim=256)
+    latent = LatentUNet(n_actions=N_ACTIONS)  # defaults: JEDI's 160-channel stage
+    for unet, expected in [
+        (pixel, DIAMOND_PIXEL_UNET_PARAMS_WITHOUT_ACTION_EMBEDDING),
+        (latent, DIAMOND_LATENT_UNET_PARAMS_WITHOUT_ACTION_EMBEDDING),
+    ]:
+        assert unet.cond.action_emb.weight.shape == (T * N_ACTIONS, 256)
+        assert n_params(unet) - n_params(unet.cond.action_emb) == expected
+    # DIAMOND's topology: one more up block than down blocks per stage, 2 middle blocks with attention.
+    assert [len(blocks) for blocks in latent.down_blocks] == [2]
+    assert [len(blocks) for blocks in latent.up_blocks] == [3]
+    assert len(latent.mid_blocks) == 2
+    assert all(isinstance(block.attn, SelfAttention2d) for block in latent.mid_blocks)
+    assert not any(isinstance(module, SelfAttention2d) for module in latent.down_blocks.modules())
+    assert not any(isinstance(module, SelfAttention2d) for module in latent.up_blocks.modules())
+
+
+def test_unet_up_path_maps_back_to_the_previous_stage_channels():
+    unet = LatentUNet(3, T, n_actions=N_ACTIONS, channels=[8, 16, 24], depths=[1, 1, 2], cond_dim=16, mid_depth=0)
+    # Last up block of stage i consumes the stage input (previous stage's channels) and returns to them.
+    assert [blocks[-1].res.conv2.out_channels for blocks in unet.up_blocks] == [8, 8, 16]
+    assert [blocks[-1].res.conv1.in_channels for blocks in unet.up_blocks] == [16, 24, 40]
+    assert [len(blocks) for blocks in unet.up_blocks] == [2, 2, 3]
+    assert len(unet.mid_blocks) == 0
+    assert unet(*denoiser_inputs((3, 12, 12))).shape == (2, 3, 12, 12)
+
+
+def test_self_attention_shape_zero_init_and_mixing():
+    attention = SelfAttention2d(16, head_dim=8)
+    assert attention.n_heads == 2
+    x = th.randn(3, 16, 5, 7)
+    # Zero-initialised output projection (DIAMOND): the block starts as the identity.
+    assert th.equal(attention(x), x)
+    perturb_(attention, std=0.2)
+    out = attention(x)
+    assert out.shape == x.shape
+    assert not th.allclose(out, x)
+    # Every position attends to every other: changing one position changes the output elsewhere.
+    moved = x.clone()
+    moved[:, :, 0, 0] += 3.0
+    changed = (attention(moved) - out).abs()
+    assert changed[:, :, 4, 6].max() > 1e-4
+    # Samples do not mix.
+    th.testing.assert_close(attention(x[:1]), out[:1])
+    assert SelfAttention2d(4).n_heads == 1  # fewer channels than one head: a single head
+    with pytest.raises(ValueError, match="head_dim"):
+        SelfAttention2d(20, head_dim=6)  # 20 // 6 = 3 heads do not split 20 channels
+
+
+def test_unet_attention_flags_are_checked():
+    with pytest.raises(ValueError, match="attention"):
+        LatentUNet(n_actions=N_ACTIONS, channels=[16, 16], attention=[True])
+    unet = LatentUNet(n_actions=N_ACTIONS, channels=[16, 16], cond_dim=16, attention=[False, True], mid_attention=False)
+    assert not any(isinstance(module, SelfAttention2d) for module in unet.down_blocks[0].modules())
+    assert all(isinstance(block.attn, SelfAttention2d) for block in [*unet.down_blocks[1], *unet.up_blocks[1]])
+    assert not any(isinstance(block.attn, SelfAttention2d) for block in unet.mid_blocks)
 
 
 def test_denoiser_rejects_bad_inputs():

@@ -235,3 +235,18 @@ def test_imagination_runs_unchanged_on_the_pixel_world_model():
     (trajectory.values.sum() + trajectory.log_probs.sum()).backward()
     assert any(p.grad is not None for p in policy.actor_critic.parameters())
     assert all(p.grad is None for p in policy.world_model.parameters())
+
+
+def test_default_denoisers_have_diamond_unet_topology():
+    # Parameters of DIAMOND's InnerModel built from its repository (github.com/eloialonso/diamond, default agent config,
+    # 3-channel frames, 4 conditioning frames, channels [64]*4, depths [2]*4, cond 256), counted with sum(p.numel()):
+    # 4,406,851 for 18 actions, 1,152 of them in the action embedding, which is built differently here (left out).
+    # The same InnerModel with 16 channels, channels [160], depths [2] (JEDI's latent U-Net): 5,949,392.
+    diamond_pixel, diamond_latent = 4_406_851 - 1_152, 5_949_392 - 1_152
+    frames = spaces.Box(0, 255, (3, 64, 64), np.uint8)
+    for policy_class, expected in [(DIAMONDPolicy, diamond_pixel), (CnnPolicy, diamond_latent)]:
+        inner = policy_class(frames, spaces.Discrete(N_ACTIONS), ConstantSchedule(1e-4)).world_model.denoiser.inner_model
+        assert isinstance(inner, LatentUNet)
+        count = sum(p.numel() for p in inner.parameters()) - inner.cond.action_emb.weight.numel()
+        assert count == expected, policy_class.__name__
+        assert len(inner.mid_blocks) == 2 and all(not isinstance(block.attn, th.nn.Identity) for block in inner.mid_blocks)

@@ -8,11 +8,11 @@ Both networks share one call signature::
 where ``S`` is the state shape (a latent ``(16, 8, 8)`` or ``(D,)``, or pixels ``(3, 64, 64)`` for a
 pixel-space baseline) and ``T`` the number of conditioning steps (4 in JEDI and DIAMOND).
 
-- :class:`LatentUNet`: JEDI's latent U-Net (arXiv 2505.19698): one stage of 160 channels, no
-  downsampling, AdaGN conditioning on the noise level and the 4 past actions, the 4 past latents
-  concatenated with the noisy latent along channels. With a sequence of channels it becomes a
-  multi-stage U-Net with 2x down/up sampling between stages, e.g. DIAMOND's pixel U-Net
-  (channels [64, 64, 64, 64], depths [2, 2, 2, 2]).
+- :class:`LatentUNet`: JEDI's latent U-Net (arXiv 2505.19698), DIAMOND's U-Net topology with one stage of
+  160 channels and no downsampling: 2 down blocks, 2 middle blocks with self-attention, 3 up blocks, AdaGN
+  conditioning on the noise level and the 4 past actions, the 4 past latents concatenated with the noisy
+  latent along channels. With a sequence of channels it becomes a multi-stage U-Net with 2x down/up sampling
+  between stages, e.g. DIAMOND's pixel U-Net (channels [64, 64, 64, 64], depths [2, 2, 2, 2]).
 - :class:`MlpDenoiser`: our extension for flat latents: residual MLP blocks with adaptive LayerNorm.
 
 Both zero-initialise their output layer (DIAMOND): at the start F predicts 0, so the EDM denoiser
@@ -31,6 +31,7 @@ from sb3_jedi.world_model.layers import (
     Downsample2d,
     FourierFeatures,
     ResBlock2d,
+    SelfAttention2d,
     Upsample2d,
     group_norm_groups,
 )
@@ -110,6 +111,18 @@ def _check_inputs(
         )
 
 
+class _UNetBlock(nn.Module):
+    """AdaGN residual block, optionally followed by self-attention (DIAMOND's U-Net block)."""
+
+    def __init__(self, in_channels: int, out_channels: int, cond_dim: int, attention: bool, head_dim: int) -> None:
+        super().__init__()
+        self.res = ResBlock2d(in_channels, out_channels, cond_dim)
+        self.attn = SelfAttention2d(out_channels, head_dim) if attention else nn.Identity()
+
+    def forward(self, x: th.Tensor, cond: th.Tensor) -> th.Tensor:
+        return self.attn(self.res(x, cond))
+
+
 class LatentUNet(nn.Module):
     """
     U-Net inner model F over spatial states: latents ``(C, H, W)`` (JEDI) or pixels (DIAMOND baseline).
@@ -117,23 +130,32 @@ class LatentUNet(nn.Module):
     Input: the ``T`` past states concatenated with the noisy state along channels, ``(B, (T + 1) C, H, W)``
     (paper). Every residual block uses AdaGN conditioned on :class:`NoiseActionConditioning`.
 
-    With ``channels`` an int (JEDI paper: 160, no downsampling): a 3x3 input convolution, ``depth``
-    down blocks whose outputs are kept as skips, ``mid_depth`` middle blocks, ``depth`` up blocks each
-    consuming one skip (channel concatenation), then GroupNorm + SiLU + a zero-initialised 3x3 output
-    convolution. With ``channels`` a sequence, each stage after the first starts with a stride-2
-    downsampling and the up path mirrors it with 2x upsampling; H and W are zero-padded to a multiple
-    of ``2**(n_stages - 1)`` and cropped back, so any size works.
+    DIAMOND's U-Net topology (which JEDI reuses): a 3x3 input convolution, then for each stage ``i`` (every stage
+    after the first starts with a stride-2 downsampling) ``depths[i]`` down blocks. The stage input and every
+    down-block output are kept as skips, so the up path of stage ``i`` has ``depths[i] + 1`` blocks, each consuming
+    one skip (channel concatenation, deepest first); its last block, fed the stage input, maps back to the channels
+    of the previous stage. Between the paths, ``mid_depth`` blocks at the deepest resolution (DIAMOND: 2, with
+    self-attention). Each stage but the deepest ends its up path with a 2x upsampling into the next shallower stage.
+    GroupNorm + SiLU + a zero-initialised 3x3 output convolution close the network. H and W are zero-padded to a
+    multiple of ``2**(n_stages - 1)`` and cropped back, so any size works.
+
+    JEDI (channels 160, depth 2): 2 down blocks, 2 middle blocks with attention, 3 up blocks at 8x8.
+    DIAMOND's pixel U-Net (channels [64, 64, 64, 64], depths [2, 2, 2, 2], cond_dim 256): 4.41M parameters, as in
+    DIAMOND's code, up to the action embedding (see :class:`NoiseActionConditioning`).
 
     :param state_channels: channels ``C`` of a state (16 for JEDI latents, 3 for pixels)
     :param n_cond_steps: number ``T`` of past states and actions conditioned on (paper: 4)
     :param n_actions: number of discrete actions
     :param channels: channels of the single stage (int; paper: 160) or of each stage (sequence;
         DIAMOND pixels: [64, 64, 64, 64])
-    :param depth: residual blocks per stage on each path when ``depths`` is not given (paper: 2)
+    :param depth: down blocks per stage when ``depths`` is not given (paper: 2; the up path has one more)
     :param cond_dim: dimension of the conditioning vector (DIAMOND: 256)
-    :param depths: residual blocks of each stage (DIAMOND pixels: [2, 2, 2, 2]); defaults to ``depth`` for every stage
-    :param mid_depth: residual blocks between the down and up paths at the deepest resolution
-        (DIAMOND uses 2; 0 by default, the deepest stage's own blocks play that role)
+    :param depths: down blocks of each stage (DIAMOND pixels: [2, 2, 2, 2]); defaults to ``depth`` for every stage
+    :param mid_depth: residual blocks between the down and up paths at the deepest resolution (DIAMOND, JEDI: 2)
+    :param mid_attention: follow every middle block with self-attention (DIAMOND, JEDI: True)
+    :param attention: self-attention after every block of a stage, one flag per stage or one for all
+        (DIAMOND's ``attn_depths``: none by default)
+    :param attention_head_dim: channels per attention head (DIAMOND: 8)
     """
 
     def __init__(
@@ -146,16 +168,24 @@ class LatentUNet(nn.Module):
         depth: int = 2,
         cond_dim: int = 256,
         depths: Sequence[int] | None = None,
-        mid_depth: int = 0,
+        mid_depth: int = 2,
+        mid_attention: bool = True,
+        attention: bool | Sequence[bool] = False,
+        attention_head_dim: int = 8,
     ) -> None:
         super().__init__()
         stage_channels = [channels] if isinstance(channels, int) else list(channels)
         stage_depths = [depth] * len(stage_channels) if depths is None else list(depths)
+        stage_attention = [attention] * len(stage_channels) if isinstance(attention, bool) else list(attention)
         if len(stage_channels) == 0 or min(stage_channels) < 1:
             raise ValueError(f"LatentUNet needs at least one stage of positive channels, got channels={channels}.")
         if len(stage_depths) != len(stage_channels) or min(stage_depths) < 1:
             raise ValueError(
                 f"depths={stage_depths} must give a positive number of blocks for each of the {len(stage_channels)} stages."
+            )
+        if len(stage_attention) != len(stage_channels):
+            raise ValueError(
+                f"attention={attention} must be one bool or one flag for each of the {len(stage_channels)} stages."
             )
         if state_channels < 1 or mid_depth < 0:
             raise ValueError(f"state_channels must be positive and mid_depth >= 0, got {state_channels} and {mid_depth}.")
@@ -165,30 +195,30 @@ class LatentUNet(nn.Module):
         self.stage_channels = stage_channels
         self.stage_depths = stage_depths
 
+        def block(in_channels: int, out_channels: int, attn: bool) -> _UNetBlock:
+            return _UNetBlock(in_channels, out_channels, cond_dim, attn, attention_head_dim)
+
         self.cond = NoiseActionConditioning(n_actions, n_cond_steps, cond_dim)
         self.conv_in = nn.Conv2d((n_cond_steps + 1) * state_channels, stage_channels[0], 3, padding=1)
 
+        # Both paths are stored shallow-to-deep (index i = stage i); the up path runs deep-to-shallow.
+        # Stage i is entered with the previous stage's channels (the first stage with its own).
+        entry_channels = [stage_channels[0], *stage_channels[:-1]]
         self.downsamples = nn.ModuleList()
         self.down_blocks = nn.ModuleList()
-        last = stage_channels[0]
-        for i, (width, n_blocks) in enumerate(zip(stage_channels, stage_depths, strict=True)):
-            self.downsamples.append(nn.Identity() if i == 0 else Downsample2d(last))
-            self.down_blocks.append(
-                nn.ModuleList([ResBlock2d(last if j == 0 else width, width, cond_dim) for j in range(n_blocks)])
-            )
-            last = width
-        self.mid_blocks = nn.ModuleList([ResBlock2d(last, last, cond_dim) for _ in range(mid_depth)])
-
-        # Up path, stored shallow-to-deep like the down path (index i = stage i) and run deep-to-shallow.
-        # Stage i's first up block takes the deeper stage's features (upsampled) plus a skip of stage i.
-        self.upsamples = nn.ModuleList()
         self.up_blocks = nn.ModuleList()
-        for i, (width, n_blocks) in enumerate(zip(stage_channels, stage_depths, strict=True)):
-            incoming = stage_channels[i + 1] if i + 1 < len(stage_channels) else width
-            self.upsamples.append(Upsample2d(incoming) if i + 1 < len(stage_channels) else nn.Identity())
-            self.up_blocks.append(
-                nn.ModuleList([ResBlock2d((incoming if j == 0 else width) + width, width, cond_dim) for j in range(n_blocks)])
-            )
+        self.upsamples = nn.ModuleList()
+        for i, (width, n_blocks, attn) in enumerate(zip(stage_channels, stage_depths, stage_attention, strict=True)):
+            entry = entry_channels[i]
+            self.downsamples.append(nn.Identity() if i == 0 else Downsample2d(entry))
+            self.down_blocks.append(nn.ModuleList([block(entry if j == 0 else width, width, attn) for j in range(n_blocks)]))
+            # Skips of stage i, consumed deepest first: n_blocks outputs of `width` channels, then the stage input.
+            up = [block(2 * width, width, attn) for _ in range(n_blocks)]
+            self.up_blocks.append(nn.ModuleList([*up, block(width + entry, entry, attn)]))
+            # Stage i's up path ends with `entry` channels, upsampled into stage i - 1.
+            self.upsamples.append(nn.Identity() if i == 0 else Upsample2d(entry))
+        deepest = stage_channels[-1]
+        self.mid_blocks = nn.ModuleList([block(deepest, deepest, mid_attention) for _ in range(mid_depth)])
 
         self.norm_out = nn.GroupNorm(group_norm_groups(stage_channels[0]), stage_channels[0])
         self.conv_out = nn.Conv2d(stage_channels[0], state_channels, 3, padding=1)
@@ -226,15 +256,16 @@ class LatentUNet(nn.Module):
         skips: list[th.Tensor] = []
         for downsample, blocks in zip(self.downsamples, self.down_blocks, strict=True):
             x = downsample(x)
-            for block in blocks:
-                x = block(x, cond)
+            skips.append(x)
+            for down_block in blocks:
+                x = down_block(x, cond)
                 skips.append(x)
-        for block in self.mid_blocks:
-            x = block(x, cond)
-        for upsample, blocks in zip(reversed(self.upsamples), reversed(self.up_blocks), strict=True):
+        for mid_block in self.mid_blocks:
+            x = mid_block(x, cond)
+        for blocks, upsample in zip(reversed(self.up_blocks), reversed(self.upsamples), strict=True):
+            for up_block in blocks:
+                x = up_block(th.cat([x, skips.pop()], dim=1), cond)
             x = upsample(x)
-            for block in blocks:
-                x = block(th.cat([x, skips.pop()], dim=1), cond)
 
         x = self.conv_out(F.silu(self.norm_out(x)))
         return x[..., :height, :width]

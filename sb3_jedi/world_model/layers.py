@@ -14,6 +14,7 @@ __all__ = [
     "FourierFeatures",
     "NormMlp",
     "ResBlock2d",
+    "SelfAttention2d",
     "Upsample2d",
     "group_norm_groups",
     "soft_clamp",
@@ -138,6 +139,45 @@ class ResBlock2d(nn.Module):
         h = self.conv1(F.silu(self._norm(self.norm1, x, cond)))
         h = self.conv2(F.silu(self._norm(self.norm2, h, cond)))
         return self.skip(x) + h
+
+
+class SelfAttention2d(nn.Module):
+    """
+    Residual multi-head self-attention over the ``H * W`` positions of a feature map (DIAMOND's U-Net attention).
+
+    ``x + out(attention(qkv(GroupNorm(x))))`` with 1x1 convolutions for the query/key/value and output
+    projections and ``channels // head_dim`` heads (DIAMOND: heads of 8 channels, GroupNorm of 32-channel groups).
+    The output projection is zero-initialised (DIAMOND), so the block starts as the identity. DIAMOND adds the
+    attention output to the normalised input; here the residual carries the block's input unchanged, so that
+    zero-initialised block is exactly the identity (same parameters).
+
+    :param channels: number of channels (unchanged)
+    :param head_dim: channels per attention head (DIAMOND: 8); one head when ``channels < head_dim``
+    """
+
+    def __init__(self, channels: int, head_dim: int = 8) -> None:
+        super().__init__()
+        if channels < 1 or head_dim < 1:
+            raise ValueError(f"SelfAttention2d needs positive channels and head_dim, got {channels} and {head_dim}.")
+        self.n_heads = max(1, channels // head_dim)
+        if channels % self.n_heads != 0:
+            raise ValueError(
+                f"SelfAttention2d: {channels} channels do not split into {self.n_heads} heads of {head_dim} channels;"
+                " pick a head_dim that divides the channels."
+            )
+        self.norm = nn.GroupNorm(group_norm_groups(channels), channels, eps=GN_EPS)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.out = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        batch, channels, height, width = x.shape
+        qkv = self.qkv(self.norm(x)).reshape(batch, 3, self.n_heads, channels // self.n_heads, height * width)
+        # (B, heads, head_dim, HW) -> (B, heads, HW, head_dim): one token per position.
+        query, key, value = qkv.transpose(-1, -2).unbind(dim=1)
+        attended = F.scaled_dot_product_attention(query, key, value)
+        return x + self.out(attended.transpose(-1, -2).reshape(batch, channels, height, width))
 
 
 class Downsample2d(nn.Module):
