@@ -18,7 +18,7 @@ from torch import nn
 from sb3_jedi.buffers import SegmentBatch
 from sb3_jedi.world_model.diffusion import DiffusionSampler, EDMDenoiser
 from sb3_jedi.world_model.reward_end import RewardEndModel
-from sb3_jedi.world_model.world_model import LatentWorldModel, WorldModel, WorldModelLoss, preprocess_observations
+from sb3_jedi.world_model.world_model import WorldModel, WorldModelLoss, preprocess_observations, reward_end_loss
 
 __all__ = ["PixelWorldModel", "quantize_pixels"]
 
@@ -151,7 +151,9 @@ class PixelWorldModel(WorldModel):
         return loss, {"denoising_loss": loss.item()}
 
     # The reward/termination loss does not depend on what the states are: the latent model's, applied to frames.
-    reward_end_loss = LatentWorldModel.reward_end_loss
+    def reward_end_loss(self, batch: SegmentBatch, states: th.Tensor) -> tuple[th.Tensor, dict[str, float]]:
+        """Cross-entropy of sign(reward) and of termination over the segment's transitions (as the latent model)."""
+        return reward_end_loss(self.reward_end_model, batch, states)
 
     def compute_loss(self, denoiser_batch: SegmentBatch, reward_end_batch: SegmentBatch) -> WorldModelLoss:
         denoising, logs = self.denoising_loss(denoiser_batch, self.encode_segments(denoiser_batch))

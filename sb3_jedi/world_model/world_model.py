@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from sb3_jedi.buffers import SegmentBatch
 from sb3_jedi.world_model.diffusion import DiffusionSampler, EDMDenoiser
 
-__all__ = ["LatentWorldModel", "WorldModel", "WorldModelLoss", "preprocess_observations"]
+__all__ = ["LatentWorldModel", "WorldModel", "WorldModelLoss", "preprocess_observations", "reward_end_loss"]
 
 
 def preprocess_observations(obs: th.Tensor, observation_space: spaces.Space) -> th.Tensor:
@@ -34,6 +34,40 @@ def preprocess_observations(obs: th.Tensor, observation_space: spaces.Space) -> 
     if is_image_space(observation_space, check_channels=False, normalized_image=False):
         return obs.float().div(127.5).sub(1.0)
     return obs.float()
+
+
+def reward_end_loss(
+    reward_end_model: nn.Module, batch: SegmentBatch, states: th.Tensor
+) -> tuple[th.Tensor, dict[str, float]]:
+    """
+    Cross-entropy of sign(reward) in {-1, 0, 1} and of termination over a segment's transitions (DIAMOND; the same for
+    latent and pixel states).
+
+    :param reward_end_model: the reward/termination model
+    :param batch: replay segments
+    :param states: their states ``(B, L, *state_shape)``
+    :return: the summed loss and its logs
+    """
+    reward_logits, end_logits, _ = reward_end_model(states[:, :-1], batch.actions[:, :-1], states[:, 1:])
+    valid = batch.mask[:, :-1] & batch.mask[:, 1:]
+    if not bool(valid.any()):
+        zero = reward_logits.sum() * 0.0
+        return zero, {"reward_loss": 0.0, "end_loss": 0.0}
+    reward_target = batch.rewards[:, :-1].sign().long().add(1)[valid]
+    end_target = batch.terminated[:, :-1].long()[valid]
+    reward_loss = F.cross_entropy(reward_logits[valid], reward_target)
+    end_loss = F.cross_entropy(end_logits[valid], end_target)
+    with th.no_grad():
+        end_pred = end_logits[valid].argmax(-1)
+        logs = {
+            "reward_loss": reward_loss.item(),
+            "end_loss": end_loss.item(),
+            "reward_accuracy": (reward_logits[valid].argmax(-1) == reward_target).float().mean().item(),
+            "end_accuracy": (end_pred == end_target).float().mean().item(),
+        }
+        if bool((end_target == 1).any()):
+            logs["end_recall"] = (end_pred[end_target == 1] == 1).float().mean().item()
+    return reward_loss + end_loss, logs
 
 
 @dataclass
@@ -224,26 +258,7 @@ class LatentWorldModel(WorldModel):
 
     def reward_end_loss(self, batch: SegmentBatch, states: th.Tensor) -> tuple[th.Tensor, dict[str, float]]:
         """Cross-entropy of sign(reward) in {-1, 0, 1} and of termination, over the segment's transitions."""
-        reward_logits, end_logits, _ = self.reward_end_model(states[:, :-1], batch.actions[:, :-1], states[:, 1:])
-        valid = batch.mask[:, :-1] & batch.mask[:, 1:]
-        if not bool(valid.any()):
-            zero = reward_logits.sum() * 0.0
-            return zero, {"reward_loss": 0.0, "end_loss": 0.0}
-        reward_target = batch.rewards[:, :-1].sign().long().add(1)[valid]
-        end_target = batch.terminated[:, :-1].long()[valid]
-        reward_loss = F.cross_entropy(reward_logits[valid], reward_target)
-        end_loss = F.cross_entropy(end_logits[valid], end_target)
-        with th.no_grad():
-            end_pred = end_logits[valid].argmax(-1)
-            logs = {
-                "reward_loss": reward_loss.item(),
-                "end_loss": end_loss.item(),
-                "reward_accuracy": (reward_logits[valid].argmax(-1) == reward_target).float().mean().item(),
-                "end_accuracy": (end_pred == end_target).float().mean().item(),
-            }
-            if bool((end_target == 1).any()):
-                logs["end_recall"] = (end_pred[end_target == 1] == 1).float().mean().item()
-        return reward_loss + end_loss, logs
+        return reward_end_loss(self.reward_end_model, batch, states)
 
     def decoder_loss(self, batch: SegmentBatch, states: th.Tensor) -> tuple[th.Tensor, dict[str, float]]:
         """Reconstruction of the last frame from its *stop-gradient* latent: trains the decoder, never the encoder."""
