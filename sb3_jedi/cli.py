@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from gymnasium.error import DependencyNotInstalled
 
+from sb3_jedi.run_info import jsonable, library_versions
 from sb3_jedi.version import __version__
 
 __all__ = ["LinearSchedule", "build_parser", "load_hyperparams", "main"]
@@ -139,25 +140,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower()
 
 
-def _versions() -> dict[str, str]:
-    import gymnasium
-    import stable_baselines3
-    import torch
-
-    return {"sb3_jedi": __version__, "stable_baselines3": stable_baselines3.__version__, "torch": torch.__version__,
-            "gymnasium": gymnasium.__version__}  # fmt: skip
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return repr(value)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from sb3_jedi.checkpoints import CheckpointCallback, latest_checkpoint, load_checkpoint
     from sb3_jedi.envs import make_env
@@ -165,12 +147,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     algorithm = get_algorithm(args.algo)
     hyperparams = load_hyperparams(args.hyperparams, args.env) if args.hyperparams else {}
-    steps = args.steps or int(float(hyperparams.pop("n_timesteps", 100_000)))
-    hyperparams.pop("n_timesteps", None)
-    n_envs = args.n_envs or int(hyperparams.pop("n_envs", 1))
-    hyperparams.pop("n_envs", None)
-    policy = args.policy or hyperparams.pop("policy", None)
-    hyperparams.pop("policy", None)
+    # The run's own keys leave the section; what remains are the algorithm's arguments. Command-line values win.
+    n_timesteps, policy, n_envs = (hyperparams.pop(key, None) for key in _RUN_KEYS)
+    steps = args.steps or int(float(n_timesteps or 100_000))
+    n_envs = args.n_envs or int(n_envs or 1)
+    policy = args.policy or policy
 
     out = Path(args.out or Path("runs") / f"{args.algo.lower()}_{_slug(args.env)}_seed{args.seed}")
     checkpoint_dir = out / "checkpoints"
@@ -199,8 +180,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     run_info = {
         "env_id": args.env, "algo": algorithm.__name__, "policy": policy if isinstance(policy, str) else repr(policy),
-        "seed": args.seed, "n_envs": n_envs, "total_timesteps": steps, "hyperparams": _json_safe(hyperparams),
-        "versions": _versions(),
+        "seed": args.seed, "n_envs": n_envs, "total_timesteps": steps, "hyperparams": jsonable(hyperparams),
+        "versions": library_versions(),
     }  # fmt: skip
     (out / "run.json").write_text(json.dumps(run_info, indent=2))
 

@@ -26,25 +26,21 @@ import importlib.metadata
 import inspect
 import json
 import os
-import platform
 import re
 import tempfile
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
-import stable_baselines3
-import torch as th
 import yaml
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from sb3_jedi.envs import atari_game_or_none, make_env
 from sb3_jedi.registry import get_algorithm
+from sb3_jedi.run_info import jsonable, library_versions
 from sb3_jedi.save_util import InvalidCheckpointError, check_jedi_checkpoint
-from sb3_jedi.version import __version__
 from sb3_jedi.video import record_video
 
 if TYPE_CHECKING:
@@ -263,40 +259,13 @@ def _video_fps(env: VecEnv, game: str | None) -> int:
 
 
 def _versions() -> dict[str, str]:
-    def installed(distribution: str) -> str:
-        try:
-            return importlib.metadata.version(distribution)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
-    return {
-        "sb3-jedi": __version__,
-        "stable-baselines3": stable_baselines3.__version__,
-        "torch": th.__version__,
-        "gymnasium": gym.__version__,
-        "ale-py": installed("ale-py"),
-        "huggingface-hub": installed("huggingface-hub"),
-        "python": platform.python_version(),
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    """A JSON value describing ``value``: containers converted, classes and functions by qualified name."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Enum):
-        return _jsonable(value.value)
-    if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, type) or inspect.isfunction(value):
-        return f"{value.__module__}.{value.__qualname__}"
-    return repr(value)
+    # Distribution names, as the Hub and PyPI spell them.
+    versions = {name.replace("_", "-"): version for name, version in library_versions().items()}
+    try:
+        versions["huggingface-hub"] = importlib.metadata.version("huggingface-hub")
+    except importlib.metadata.PackageNotFoundError:
+        versions["huggingface-hub"] = "not installed"
+    return versions
 
 
 def _hyperparameters(model: JEDI) -> dict[str, Any]:
@@ -309,7 +278,7 @@ def _hyperparameters(model: JEDI) -> dict[str, Any]:
             continue
         attribute = aliases.get(name, name)
         if hasattr(model, attribute):
-            values[name] = _jsonable(getattr(model, attribute))
+            values[name] = jsonable(getattr(model, attribute))
     return values
 
 
@@ -318,7 +287,7 @@ def _config(model: JEDI, env_id: str, game: str | None) -> dict[str, Any]:
     config: dict[str, Any] = {
         "algorithm": f"{cls.__module__}:{cls.__qualname__}",
         "algorithm_name": cls.__name__,
-        "policy": _jsonable(model.policy_class),
+        "policy": jsonable(model.policy_class),
         "env_id": env_id,
     }
     if game is not None:
@@ -329,7 +298,7 @@ def _config(model: JEDI, env_id: str, game: str | None) -> dict[str, Any]:
             "observation_space": repr(model.observation_space),
             "action_space": repr(model.action_space),
             "hyperparameters": _hyperparameters(model),
-            "policy_kwargs": _jsonable(model.policy_kwargs),
+            "policy_kwargs": jsonable(model.policy_kwargs),
             "versions": _versions(),
         }
     )

@@ -41,7 +41,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import stable_baselines3
 import torch as th
 from gymnasium import spaces
 from torch.distributions import Categorical
@@ -50,6 +49,7 @@ import sb3_jedi
 from sb3_jedi.diamond import DIAMOND
 from sb3_jedi.imagination import burn_in
 from sb3_jedi.jedi import JEDI
+from sb3_jedi.run_info import library_versions
 
 __all__ = [
     "AGENTS",
@@ -513,14 +513,7 @@ def _run(
         "quick": quick,
         "repeats": repeats,
         "warmup": warmup,
-        "versions": {
-            "sb3_jedi": sb3_jedi.__version__,
-            "torch": th.__version__,
-            "stable_baselines3": stable_baselines3.__version__,
-            "gymnasium": gym.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": library_versions(),
     }
     # Memory first, each measure in a fresh process (side by side on a CPU); then the timings, with nothing else running.
     jobs = [(agent, measure, batch_size) for agent in AGENTS for measure in ("train", "imagine")]

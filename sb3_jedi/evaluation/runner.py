@@ -17,11 +17,9 @@ a local process pool (``workers``) or, with ``ray_address``, to a Ray cluster; n
 from __future__ import annotations
 
 import concurrent.futures
-import importlib
 import json
 import multiprocessing
 import os
-import platform
 import shutil
 import sys
 import time
@@ -34,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from sb3_jedi.envs.atari import ATARI100K_GAMES
+from sb3_jedi.run_info import library_versions
 
 __all__ = ["RAY_LOCAL", "RESULT_FORMAT", "RunSpec", "load_results", "run_atari100k"]
 
@@ -141,16 +140,6 @@ def _check_same_config(spec: RunSpec, stored: Mapping[str, Any] | None, where: P
             f"{where} belongs to a run with another configuration (differs in: {', '.join(differing)}). Use another "
             "out_dir for a new experiment, or delete that run's files to redo it with the new settings."
         )
-
-
-def _versions() -> dict[str, str]:
-    versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for module in ("sb3_jedi", "stable_baselines3", "torch", "gymnasium", "ale_py", "numpy"):
-        try:
-            versions[module] = str(importlib.import_module(module).__version__)
-        except (ImportError, AttributeError):
-            versions[module] = "unknown"
-    return versions
 
 
 def _resolved_hyperparams(model: Any) -> dict[str, Any]:
@@ -276,7 +265,7 @@ def _run_one(spec: RunSpec) -> dict[str, Any]:
         "wall_time_s": time.perf_counter() - start,
         "device": device,
         "torch_threads": th.get_num_threads(),
-        "versions": _versions(),
+        "versions": library_versions(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     _write_json_atomic(spec.result_path, result)
