@@ -4,8 +4,8 @@ Episodic replay buffer for the JEDI world-model agent.
 Unlike SB3's transition buffers, a world model trains on *segments*: runs of consecutive steps of
 one episode (DIAMOND, Alonso et al. 2024; JEDI, arXiv 2505.19698). This buffer therefore keeps
 episodes intact, stores every observation once (uint8 frames stay uint8), including the true final
-observation of an episode, and samples fixed-length segments with padding before an episode's first
-stored step and DIAMOND's recency weighting.
+observation of an episode, and samples fixed-length segments as DIAMOND's batch sampler does: recency weights over
+groups of episodes, padding outside an episode's stored rows.
 """
 
 import os
@@ -84,15 +84,15 @@ class SegmentBatch(NamedTuple):
     A batch of ``B`` segments of ``L`` consecutive rows of one episode each (torch tensors on the buffer's device).
 
     Row ``t`` of a segment holds an observation and, when ``has_action[t]``, the action taken on it, the reward
-    received after it and whether that action ended the episode. Segments are padded at the front (``mask`` False,
-    zeros) where the episode's stored rows run out.
+    received after it and whether that action ended the episode. Segments are padded (``mask`` False, zeros) before
+    the episode's first stored row and, for reward/termination segments, after its last one.
 
     :ivar observations: (B, L, *obs_shape), stored dtype (uint8 frames stay uint8; the model preprocesses them)
     :ivar actions: (B, L) long, 0 where there is no action
     :ivar rewards: (B, L) float32, reward received after the row's action
     :ivar terminated: (B, L) float32 in {0, 1}, the row's action terminated the episode
     :ivar truncated: (B, L) float32 in {0, 1}, the episode was truncated after the row's action
-    :ivar mask: (B, L) bool, real row (True) or padding before the episode's first stored row (False)
+    :ivar mask: (B, L) bool, real row (True) or padding outside the episode's stored rows (False)
     :ivar has_action: (B, L) bool, False for padding, an episode's final row and a still-open episode's last row
     """
 
@@ -105,28 +105,42 @@ class SegmentBatch(NamedTuple):
     has_action: th.Tensor
 
 
+class _EpisodeIndex(NamedTuple):
+    """Stored episodes with at least one transition, oldest first: episode ``e`` is ``rows[starts[e]:][:n_rows[e]]``."""
+
+    rows: np.ndarray
+    starts: np.ndarray
+    n_rows: np.ndarray
+    terminal_episodes: np.ndarray
+    terminal_positions: np.ndarray
+
+
 class EpisodeReplayBuffer:
     """
     Replay buffer storing whole episodes of every env, sampled as fixed-length segments for world-model training.
 
-    Storage is a set of flat arrays of ``buffer_size`` rows used as a ring (the oldest rows are overwritten when
-    full). A row is one observation of one episode; an episode with ``T`` transitions takes ``T + 1`` rows, the last
-    one being its final observation (no action). Rows of different envs interleave, so each row links to the
-    previous (``prev``) and next (``next``) row of its episode; segments are gathered by following ``prev`` links
-    and thus never mix episodes. When the ring overwrites a row, the next row of that episode becomes the
-    episode's first stored row.
+    Storage is a set of flat arrays of rows used as a ring that keeps ``buffer_size`` transitions: it starts with
+    ``buffer_size`` rows and grows (by a tenth at a time) while it holds fewer transitions than that, because every
+    finished episode also takes a row for its final observation; once ``buffer_size`` transitions are stored, the
+    oldest rows are overwritten. A run of ``buffer_size`` env steps (per env) is therefore kept whole, as DIAMOND
+    keeps every transition. A row is one observation of one episode; an episode with ``T`` transitions takes
+    ``T + 1`` rows, the last one being its final observation (no action). Rows of different envs interleave, so each
+    row links to the previous (``prev``) and next (``next``) row of its episode; segments never mix episodes.
+    When the ring overwrites a row, the next row of that episode becomes the episode's first stored row.
 
-    Segment end rows are drawn with DIAMOND's recency weighting: the candidate rows, ordered by age, are cut into
-    ``len(sample_weights)`` equal parts (the newest part takes the remainder), part ``k`` is drawn with probability
-    ``sample_weights[k]`` (normalised) and a row uniformly inside it.
+    Segments are drawn as DIAMOND's batch sampler draws them: the stored episodes, ordered by age, are cut into
+    ``len(sample_weights)`` equal groups (the newest group takes the remainder), group ``k`` is drawn with probability
+    ``sample_weights[k]`` (normalised), an episode uniformly inside it, then a position in the episode (with fewer
+    episodes than groups, or no weights, an episode is drawn in proportion to its transitions).
 
-    :param buffer_size: Maximum number of stored rows (observations), at least ``2 * n_envs``
+    :param buffer_size: Number of transitions kept (the rows of episodes' final observations come on top), at
+        least ``2 * n_envs``
     :param observation_space: Observation space, a ``spaces.Box`` (images are stored as uint8, anything else as float32)
     :param action_space: Action space, a ``spaces.Discrete`` with ``start=0`` (JEDI supports discrete actions only)
     :param device: PyTorch device of the sampled tensors; ``"auto"`` picks CUDA when available
     :param n_envs: Number of parallel environments feeding :meth:`add`
-    :param sample_weights: Recency weights over the age-ordered parts of the buffer, oldest first
-        (DIAMOND: ``(0.1, 0.1, 0.1, 0.7)``); ``None`` samples end rows uniformly
+    :param sample_weights: Recency weights over age-ordered groups of episodes, oldest first
+        (DIAMOND: ``(0.1, 0.1, 0.1, 0.7)``); ``None`` samples transitions uniformly
     :param storage_dir: Directory in which to keep the observations in a memory-mapped ``.npy`` file instead of RAM
         (for buffers larger than the memory); ``None`` keeps everything in memory. The file is scratch space, deleted
         when the buffer is garbage-collected; pickling the buffer (``save_replay_buffer``) copies the frames into the
@@ -204,6 +218,9 @@ class EpisodeReplayBuffer:
 
         self.pos = 0
         self.full = False
+        # Transitions stored now, and how many rewards of each sign (-1, 0, +1) were ever added (DIAMOND's counts)
+        self.n_stored_transitions = 0
+        self.reward_sign_counts = np.zeros(3, dtype=np.int64)
         self.n_inserted = 0
         self.n_started_episodes = 0
         # Per env: row index of the open episode's last row (-1: no open episode) and that episode's id
@@ -239,8 +256,8 @@ class EpisodeReplayBuffer:
                 stacklevel=3,
             )
 
-    def _allocate_observations(self, obs_dtype: np.dtype) -> np.ndarray:
-        shape = (self.buffer_size, *self.obs_shape)
+    def _allocate_observations(self, obs_dtype: np.dtype, n_rows: int | None = None) -> np.ndarray:
+        shape = (self.buffer_size if n_rows is None else n_rows, *self.obs_shape)
         if self.storage_dir is None:
             return np.zeros(shape, dtype=obs_dtype)
         self.storage_dir.mkdir(parents=True, exist_ok=True)
@@ -255,6 +272,7 @@ class EpisodeReplayBuffer:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_storage_finalizer", None)
+        state.pop("_index_cache", None)
         # Frames on disk are copied into the pickle (a plain array), so the pickle stands alone: it stays valid after
         # the scratch file is deleted, and loads on another machine.
         state["observations"] = np.asarray(self.observations)
@@ -265,10 +283,15 @@ class EpisodeReplayBuffer:
         self.__dict__.update(state)
         self.__dict__.setdefault("storage_dir", None)
         self.__dict__.setdefault("storage_path", None)
+        if "reward_sign_counts" not in self.__dict__:  # buffers pickled by sb3-jedi 0.1
+            stored = self.has_action[: self.size()]
+            signs = np.sign(self.rewards[: self.size()][stored]).astype(np.int64) + 1
+            self.reward_sign_counts = np.bincount(signs, minlength=3).astype(np.int64)
+            self.n_stored_transitions = int(stored.sum())
         if self.storage_dir is not None:
             frames = self.observations
             try:
-                self.observations = self._allocate_observations(frames.dtype)
+                self.observations = self._allocate_observations(frames.dtype, len(frames))
             except OSError as error:
                 warnings.warn(
                     f"Could not write the replay frames to storage_dir={str(self.storage_dir)!r} ({error}); they stay "
@@ -299,7 +322,45 @@ class EpisodeReplayBuffer:
 
     def size(self) -> int:
         """:return: Number of stored rows (observations)."""
-        return self.buffer_size if self.full else self.pos
+        return len(self.actions) if self.full else self.pos
+
+    @property
+    def n_rows_allocated(self) -> int:
+        """Rows the arrays hold now (``buffer_size`` at first, more once episodes' final observations need room)."""
+        return len(self.actions)
+
+    def _grow(self) -> None:
+        """Add rows at the end of the (not yet wrapped) arrays: a tenth more, at least ``2 * n_envs``."""
+        old = len(self.actions)
+        extra = max(old // 10, 2 * self.n_envs)
+        for name, fill in (
+            ("actions", 0),
+            ("rewards", 0.0),
+            ("terminated", False),
+            ("truncated", False),
+            ("has_action", False),
+            ("prev", -1),
+            ("next", -1),
+            ("episode_ids", -1),
+            ("env_ids", -1),
+            ("insertion_index", -1),
+        ):
+            array = getattr(self, name)
+            setattr(self, name, np.concatenate((array, np.full(extra, fill, dtype=array.dtype))))
+        frames = self.observations
+        if self.storage_dir is None:
+            grown = np.zeros((old + extra, *self.obs_shape), dtype=frames.dtype)
+            grown[:old] = frames
+            self.observations = grown
+        else:
+            old_finalizer = self._storage_finalizer
+            self.observations = self._allocate_observations(frames.dtype, old + extra)
+            chunk = 4096
+            for start in range(0, old, chunk):
+                stop = min(start + chunk, old)
+                self.observations[start:stop] = frames[start:stop]
+            del frames
+            old_finalizer()
 
     def __len__(self) -> int:
         return self.size()
@@ -365,6 +426,7 @@ class EpisodeReplayBuffer:
             successor = self.next[row]
             if successor >= 0:
                 self.prev[successor] = -1
+            self.n_stored_transitions -= int(self.has_action[row])
         self.observations[row] = obs
         self.actions[row] = 0
         self.rewards[row] = 0.0
@@ -380,9 +442,12 @@ class EpisodeReplayBuffer:
         self.insertion_index[row] = self.n_inserted
         self.n_inserted += 1
         self.pos += 1
-        if self.pos == self.buffer_size:
-            self.full = True
-            self.pos = 0
+        if self.pos == len(self.actions):
+            if self.n_stored_transitions < self.buffer_size:
+                self._grow()
+            else:
+                self.full = True
+                self.pos = 0
         return row
 
     def add(
@@ -453,6 +518,8 @@ class EpisodeReplayBuffer:
             self.terminated[row] = terminated[env]
             self.truncated[row] = truncated[env]
             self.has_action[row] = True
+            self.n_stored_transitions += 1
+            self.reward_sign_counts[int(np.sign(reward[env])) + 1] += 1
             new_row = self._write_row(next_obs_stored[env], env, episode_id, prev=row)
             if terminated[env] or truncated[env]:
                 self.open_rows[env] = -1
@@ -463,15 +530,57 @@ class EpisodeReplayBuffer:
 
     # ------------------------------------------------------------------ sampling
 
-    def _candidate_rows(self) -> np.ndarray:
-        """:return: Rows that can end a segment (they have a stored predecessor), oldest first."""
+    def _episode_index(self) -> "_EpisodeIndex":
+        """
+        The stored rows grouped by episode, oldest episode first, each episode's rows in order (rebuilt after adds).
+        """
+        key = (self.n_inserted, len(self.actions))
+        cached = self.__dict__.get("_index_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
         size = self.size()
-        if self.full:
-            # FIFO ring: the oldest row is the one about to be overwritten
-            by_age = np.concatenate((np.arange(self.pos, size), np.arange(0, self.pos)))
+        # Episode ids grow with the episodes' start order, and an episode's rows are written in order: sorting by
+        # (episode id, insertion index) lists every episode's stored rows in order, oldest episode first.
+        rows = np.lexsort((self.insertion_index[:size], self.episode_ids[:size]))
+        episode_of_row = self.episode_ids[rows]
+        if size:
+            first = np.flatnonzero(np.r_[True, episode_of_row[1:] != episode_of_row[:-1]])
         else:
-            by_age = np.arange(size)
-        return by_age[self.prev[by_age] >= 0]
+            first = np.zeros(0, dtype=np.int64)
+        n_rows = np.diff(np.r_[first, size]).astype(np.int64)
+        # Every stored row but an episode's last one carries an action: an episode with n rows holds n - 1 transitions.
+        keep = n_rows >= 2
+        offsets, n_rows = first[keep], n_rows[keep]
+        starts = (np.cumsum(n_rows) - n_rows).astype(np.int64)
+        total = int(n_rows.sum())
+        episode_number = np.repeat(np.arange(len(n_rows)), n_rows)
+        positions = np.arange(total, dtype=np.int64) - np.repeat(starts, n_rows)
+        kept_rows = rows[np.repeat(offsets, n_rows) + positions]
+        # Terminating transitions, as (episode number among the kept ones, position in the episode)
+        terminal = self.terminated[kept_rows] & self.has_action[kept_rows]
+        index = _EpisodeIndex(
+            rows=kept_rows,
+            starts=starts,
+            n_rows=n_rows,
+            terminal_episodes=episode_number[terminal],
+            terminal_positions=positions[terminal],
+        )
+        self._index_cache = (key, index)
+        return index
+
+    def _episode_probabilities(self, n_transitions: np.ndarray) -> np.ndarray:
+        """DIAMOND's batch sampler: recency weights over groups of episodes, uniform over the episodes of a group."""
+        n_episodes = len(n_transitions)
+        weights = self.sample_weights
+        if weights is None or n_episodes < len(weights):
+            # Uniform over transitions (DIAMOND: episode lengths / number of steps)
+            return n_transitions / n_transitions.sum()
+        n_groups = len(weights)
+        # Equal groups of episodes, oldest first; the newest group takes the remainder (as DIAMOND)
+        sizes = np.full(n_groups, n_episodes // n_groups, dtype=np.int64)
+        sizes[-1] += n_episodes % n_groups
+        probabilities = np.repeat(weights / sizes, sizes)
+        return probabilities / probabilities.sum()
 
     def sample_segment_indices(
         self,
@@ -479,16 +588,31 @@ class EpisodeReplayBuffer:
         sequence_length: int,
         generator: np.random.Generator | None = None,
         terminal_fraction: float = 0.0,
+        beyond_end: bool = False,
+        transitions_only: bool = False,
     ) -> np.ndarray:
         """
-        Draw segment end rows with the recency weights and follow ``prev`` links back from them.
+        Draw segments as DIAMOND's batch sampler does: an episode (recency weights over groups of episodes), a
+        position in it, then where the segment lies around that position.
+
+        - default (denoiser segments): a row ``t`` of the episode, then the segment ends ``0..L-1`` rows after it,
+          at most at the episode's last stored row; padded before the episode's first row where needed. The last row
+          of a finished episode is its true final observation, so the final transition is learnt too;
+        - ``beyond_end=True`` (reward/termination segments, DIAMOND's ``can_sample_beyond_end``): a transition ``t``,
+          then the segment starts ``0..L-1`` rows before it and may run past the episode's end (padded after it), so
+          an episode's last transition is drawn about half as often as a mid-episode one (instead of ``1 / (L - 1)``
+          as often when segments must end inside the episode);
+        - ``transitions_only=True`` (imagination starting points): as the default, but only rows that carry an
+          action, so a segment never ends on an episode's final observation.
 
         :param batch_size: Number of segments ``B``
         :param sequence_length: Number of rows per segment ``L``
         :param generator: Random generator; ``None`` uses NumPy's global generator (seeded by SB3's ``set_random_seed``)
-        :param terminal_fraction: fraction of the segments that end with a terminating transition, drawn uniformly
-            among the stored ones (0: no such oversampling, as DIAMOND). Once a policy is good, terminations become
-            rare in recent data; oversampling them keeps a termination model from forgetting what failure looks like.
+        :param terminal_fraction: fraction of the segments placed around a terminating transition drawn uniformly
+            among the stored ones (``beyond_end`` segments only; 0: no oversampling, as DIAMOND). Once a policy is
+            good, terminations become rare in recent data; oversampling keeps a termination model from forgetting them
+        :param beyond_end: let segments run past the episode's end (reward/termination segments)
+        :param transitions_only: keep segments inside the rows that carry an action (imagination burn-in)
         :return: (B, L) row indices, oldest first, -1 where the segment is padded
         """
         if not 0.0 <= terminal_fraction <= 1.0:
@@ -497,48 +621,44 @@ class EpisodeReplayBuffer:
             raise ValueError(
                 f"batch_size and sequence_length must be positive integers, got {batch_size} and {sequence_length}."
             )
-        batch_size, sequence_length = int(batch_size), int(sequence_length)
-        candidates = self._candidate_rows()
-        n_candidates = len(candidates)
-        if n_candidates == 0:
+        if beyond_end and transitions_only:
+            raise ValueError("beyond_end and transitions_only exclude each other.")
+        batch_size, length = int(batch_size), int(sequence_length)
+        index = self._episode_index()
+        if len(index.n_rows) == 0:
             raise ValueError(
                 "Cannot sample segments: the buffer holds no transition yet; collect more env steps "
                 "(e.g. increase learning_starts) before training."
             )
         rng = np.random if generator is None else generator
+        n_transitions = index.n_rows - 1
 
-        weights = self.sample_weights
-        if weights is None or n_candidates < len(weights):
-            # Too few rows to cut into parts (DIAMOND falls back to uniform as well)
-            picks = np.floor(rng.random(batch_size) * n_candidates).astype(np.int64)
-            picks = np.minimum(picks, n_candidates - 1)
+        def uniform_below(high: np.ndarray | int) -> np.ndarray:
+            # Integers in [0, high) from rng.random(): the same draws for NumPy's global and Generator APIs
+            return np.minimum(np.floor(rng.random(batch_size) * high).astype(np.int64), np.asarray(high) - 1)
+
+        episodes = rng.choice(len(n_transitions), size=batch_size, p=self._episode_probabilities(n_transitions))
+        n_episode_transitions = n_transitions[episodes]
+        if beyond_end:
+            position = uniform_below(n_episode_transitions)
+            first = position - uniform_below(length)
+            limit = n_episode_transitions + 1
+            n_terminal = round(terminal_fraction * batch_size) if length >= 2 else 0
+            if n_terminal > 0 and len(index.terminal_episodes) > 0:
+                chosen = uniform_below(len(index.terminal_episodes))[:n_terminal]
+                episodes[:n_terminal] = index.terminal_episodes[chosen]
+                limit[:n_terminal] = index.n_rows[episodes[:n_terminal]]
+                # The terminating transition and its final observation both lie inside the segment
+                first[:n_terminal] = index.terminal_positions[chosen] - uniform_below(length - 1)[:n_terminal]
         else:
-            n_parts = len(weights)
-            part_size = n_candidates // n_parts
-            # Equal parts, the newest one takes the remainder (as DIAMOND)
-            starts = np.arange(n_parts, dtype=np.int64) * part_size
-            sizes = np.full(n_parts, part_size, dtype=np.int64)
-            sizes[-1] += n_candidates - n_parts * part_size
-            cumulative = np.cumsum(weights)
-            parts = np.searchsorted(cumulative, rng.random(batch_size) * cumulative[-1], side="right")
-            parts = np.minimum(parts, n_parts - 1)
-            offsets = np.floor(rng.random(batch_size) * sizes[parts]).astype(np.int64)
-            picks = starts[parts] + np.minimum(offsets, sizes[parts] - 1)
-
-        indices = np.full((batch_size, sequence_length), -1, dtype=np.int64)
-        indices[:, -1] = candidates[picks]
-        n_terminal = round(terminal_fraction * batch_size)
-        if n_terminal > 0:
-            # Rows reached by a terminating transition: the segment's last transition is that termination.
-            terminal_rows = candidates[self.terminated[self.prev[candidates]]]
-            if len(terminal_rows) > 0:
-                chosen = np.floor(rng.random(n_terminal) * len(terminal_rows)).astype(np.int64)
-                indices[:n_terminal, -1] = terminal_rows[np.minimum(chosen, len(terminal_rows) - 1)]
-        # One vectorised step back along the episode chains per segment position
-        for t in range(sequence_length - 2, -1, -1):
-            later = indices[:, t + 1]
-            indices[:, t] = np.where(later >= 0, self.prev[np.maximum(later, 0)], -1)
-        return indices
+            limit = n_episode_transitions if transitions_only else n_episode_transitions + 1
+            position = uniform_below(limit)
+            stop = np.minimum(limit, position + 1 + uniform_below(length))
+            first = stop - length
+        positions = first[:, None] + np.arange(length)[None, :]
+        valid = (positions >= 0) & (positions < limit[:, None])
+        flat = index.starts[episodes][:, None] + np.clip(positions, 0, (index.n_rows[episodes] - 1)[:, None])
+        return np.where(valid, index.rows[flat], -1)
 
     def get_segments(self, indices: np.ndarray) -> SegmentBatch:
         """
@@ -575,19 +695,23 @@ class EpisodeReplayBuffer:
         sequence_length: int,
         generator: np.random.Generator | None = None,
         terminal_fraction: float = 0.0,
+        beyond_end: bool = False,
+        transitions_only: bool = False,
     ) -> SegmentBatch:
         """
-        Sample segments of consecutive rows of one episode each, for world-model training.
-
-        End rows are drawn among rows with a stored predecessor in their episode (so each segment holds at least one
-        transition when ``sequence_length >= 2``), with the recency weights. A segment is the ``sequence_length``
-        rows ending at its end row, padded at the front (``mask`` False, zeros) where the episode's stored rows run out.
+        Sample segments of consecutive rows of one episode each, drawn as DIAMOND's batch sampler draws them (see
+        :meth:`sample_segment_indices` for where segments lie and how episodes are weighted). Rows outside the
+        episode's stored rows are padding (``mask`` False, zeros).
 
         :param batch_size: Number of segments ``B``
-        :param sequence_length: Number of rows per segment ``L`` (JEDI: 4 conditioning frames + 1 target = 5)
+        :param sequence_length: Number of rows per segment ``L`` (JEDI: 4 conditioning frames + 2 unrolled targets = 6)
         :param generator: Random generator; ``None`` uses NumPy's global generator (seeded by SB3's ``set_random_seed``)
-        :param terminal_fraction: fraction of segments that end with a terminating transition (see
-            :meth:`sample_segment_indices`)
+        :param terminal_fraction: fraction of segments placed around a terminating transition (``beyond_end`` only)
+        :param beyond_end: let segments run past the episode's end (reward/termination segments)
+        :param transitions_only: keep segments inside the rows that carry an action (imagination burn-in)
         :return: The sampled segments
         """
-        return self.get_segments(self.sample_segment_indices(batch_size, sequence_length, generator, terminal_fraction))
+        indices = self.sample_segment_indices(
+            batch_size, sequence_length, generator, terminal_fraction, beyond_end=beyond_end, transitions_only=transitions_only
+        )
+        return self.get_segments(indices)

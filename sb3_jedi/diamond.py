@@ -45,11 +45,14 @@ DIAMOND_DEFAULTS: dict[str, Any] = {
     "value_coef": 1.0,
     "train_freq": 100,
     "gradient_steps": 400,
-    "actor_critic_gradient_steps": 400,
-    "first_epoch_gradient_steps": 10_000,
-    "first_epoch_actor_critic_gradient_steps": 5_000,
+    "actor_critic_gradient_steps": -1,  # as many as gradient_steps: 400
+    "first_epoch_gradient_steps": None,  # 25x gradient_steps: 10k
+    "first_epoch_actor_critic_gradient_steps": None,  # 12.5x actor_critic_gradient_steps: 5k
+    "learning_starts_max": None,  # 2x learning_starts: 10k
+    "learning_starts_reward_threshold": 10,  # collection.train.first_epoch.threshold_rew
+    "final_epochs": None,  # 5% of the run's epochs: training.num_final_epochs = 50 after 100k steps
     "imagination_horizon": 15,
-    "unroll_steps": 1,  # num_autoregressive_steps
+    "unroll_steps": 2,  # num_autoregressive_steps: 1 = 4 + 1 + 1 frames, two denoising steps
     "exploration_epsilon": 0.01,
     "lr_warmup_steps": 100,
     "world_model_max_grad_norm": 1.0,  # denoiser

@@ -5,15 +5,22 @@ Share trained agents through Hugging Face Hub model repos, as Stable-Baselines3 
 
 - ``<algo>-<env id>.zip``: the model, as ``model.save`` writes it
 - ``config.json``: the algorithm class, its hyper-parameters, ``policy_kwargs`` and the library versions
-- ``results.json``: mean and standard deviation of the return, episodes, date (and the human-normalised score on Atari)
-- ``replay.mp4``: the agent playing, recorded from the env's ``rgb_array`` renders
+- ``results.json``: mean and standard deviation of the return, episodes, whether actions were greedy or sampled
+  (``is_deterministic``, as huggingface-sb3 writes it), date (and the human-normalised score on Atari)
+- ``replay.mp4``: the agent playing, recorded from the env's ``rgb_array`` renders as H.264 (which browsers and the Hub
+  play)
 - ``README.md``: a model card whose metadata the Hub shows for SB3 agents (``library_name: stable-baselines3``,
   tags, a ``model-index`` with the ``mean_reward`` result), with usage code
 
+Scores follow the protocol of ``sb3-jedi evaluate``: on Atari games, :func:`sb3_jedi.evaluation.evaluate_atari100k`
+with its defaults (DIAMOND's final evaluation: actions sampled from the policy, no epsilon noise); elsewhere greedy
+actions. ``deterministic=`` chooses otherwise, and the card and ``results.json`` say which was used.
+
 :func:`load_from_hub` downloads the model zip back (through the Hub client's cache) and loads it. A model zip holds
 pickled Python objects, and unpickling can run arbitrary code, so loading refuses unless the caller trusts the repo
-(``trust_remote_code=True`` or the environment variable ``SB3_JEDI_TRUST_REMOTE_CODE=1``); the zip is also checked
-to be a JEDI checkpoint, from its plain JSON entries, before anything in it is unpickled.
+(``trust_remote_code=True``, or the environment variable ``SB3_JEDI_TRUST_REMOTE_CODE=1`` or huggingface-sb3's
+``TRUST_REMOTE_CODE=True``); the zip is also checked to be a JEDI checkpoint, from its plain JSON entries, before
+anything in it is unpickled.
 
 The functions talk to the Hub through ``huggingface_hub`` (``HfApi``), so ``HF_TOKEN``, ``hf auth login`` and
 ``HF_ENDPOINT`` apply as usual.
@@ -48,11 +55,29 @@ if TYPE_CHECKING:
 
     from sb3_jedi.jedi import JEDI
 
-__all__ = ["TRUST_REMOTE_CODE_ENV", "load_from_hub", "push_to_hub"]
+__all__ = [
+    "ATARI100K_TAG",
+    "HF_SB3_TRUST_REMOTE_CODE_ENV",
+    "TRUST_REMOTE_CODE_ENV",
+    "canonical_env_id",
+    "default_deterministic",
+    "default_repo_id",
+    "load_from_hub",
+    "model_zip_name",
+    "push_to_hub",
+]
 
-#: Environment variable that, set to ``1``, lets :func:`load_from_hub` unpickle model zips without
-#: ``trust_remote_code=True``.
+#: Environment variable that, set to ``1`` (or ``true``, ``yes``, ``on``), lets :func:`load_from_hub` unpickle model
+#: zips without ``trust_remote_code=True``.
 TRUST_REMOTE_CODE_ENV = "SB3_JEDI_TRUST_REMOTE_CODE"
+#: huggingface-sb3's environment variable with the same meaning (``TRUST_REMOTE_CODE=True``), honoured too.
+HF_SB3_TRUST_REMOTE_CODE_ENV = "TRUST_REMOTE_CODE"
+# Values of those variables, read as huggingface-sb3 reads its one (distutils' strtobool, case-insensitive).
+_TRUE_VALUES = ("y", "yes", "t", "true", "on", "1")
+_FALSE_VALUES = ("n", "no", "f", "false", "off", "0", "")
+
+#: Tag of the model cards of Atari agents, whose env is built and scored under the Atari100k protocol.
+ATARI100K_TAG = "atari100k"
 
 # Tags of every sb3-jedi model card (the env id is added); the Hub lists SB3 agents by `library_name` and these tags.
 MODEL_CARD_TAGS = (
@@ -71,6 +96,9 @@ MODEL_CARD_FILE = "README.md"
 # Constructor arguments that describe a run's bookkeeping rather than the agent: not written to config.json.
 _NOT_HYPERPARAMETERS = ("self", "policy", "env", "policy_kwargs", "tensorboard_log", "verbose", "device", "_init_setup_model")
 
+# How the model card names each action selection (`deterministic=True` / `False`).
+_ACTIONS = {True: "greedy actions", False: "actions sampled from the policy"}
+
 # The ALE emulates 60 frames per second; one agent step of the Atari100k protocol is `frame_skip` of them.
 _ALE_FPS = 60
 
@@ -88,6 +116,7 @@ def push_to_hub(
     token: str | None = None,
     private: bool = False,
     commit_message: str = "Upload agent with sb3-jedi",
+    deterministic: bool | None = None,
 ) -> CommitInfo:
     """
     Evaluate ``model``, record a replay video and upload the model, its card and results to a Hub model repo, in one
@@ -101,12 +130,18 @@ def push_to_hub(
     :param eval_env: the env to evaluate on and record (a gymnasium env or a VecEnv, built with
         ``render_mode="rgb_array"`` when a video is recorded); ``None`` builds one from ``env_id`` with
         :func:`sb3_jedi.envs.make_env` (``make_atari100k_env(game, training=False)`` for Atari, the gymnasium id with
-        ``render_mode="rgb_array"`` and a ``Monitor`` otherwise)
-    :param n_eval_episodes: episodes of the deterministic evaluation (SB3's ``evaluate_policy``)
+        ``render_mode="rgb_array"`` and a ``Monitor`` otherwise). With ``None``, Atari games are scored by
+        :func:`sb3_jedi.evaluation.evaluate_atari100k` (its env and seed), as ``sb3-jedi evaluate`` scores them; a
+        given ``eval_env`` is scored with SB3's ``evaluate_policy``
+    :param n_eval_episodes: evaluation episodes
     :param video_length: steps in the replay video; 0 uploads no video
     :param token: Hub token with write access; ``None`` uses the saved login (``hf auth login``) or ``HF_TOKEN``
     :param private: create the repo private (ignored if it already exists)
     :param commit_message: message of the commit
+    :param deterministic: greedy actions (True) or actions sampled from the policy (False), in the evaluation and
+        the video. ``None``: as ``sb3-jedi evaluate``, the default of
+        :func:`~sb3_jedi.evaluation.evaluate_atari100k` on Atari games (sampled actions, DIAMOND's protocol) and
+        greedy actions on other envs. The model card and ``results.json`` say which was used
     :return: the commit's ``CommitInfo`` (``.commit_url``, ``.oid``)
     """
     from huggingface_hub import CommitOperationAdd, HfApi
@@ -127,8 +162,14 @@ def push_to_hub(
         raise ValueError(f"video_length must be an integer >= 0 (0: no video), got {video_length!r}.")
     if not isinstance(commit_message, str) or not commit_message.strip():
         raise ValueError("commit_message must be a non-empty string.")
+    if deterministic is not None and not isinstance(deterministic, bool | np.bool_):
+        raise ValueError(
+            f"deterministic must be True (greedy actions), False (actions sampled from the policy) or None (the "
+            f"protocol of `sb3-jedi evaluate`), got {deterministic!r}."
+        )
 
     game = atari_game_or_none(env_id)
+    deterministic = default_deterministic(game) if deterministic is None else bool(deterministic)
     owns_env = eval_env is None
     # Atari games under the Atari100k evaluation protocol (whole games), other ids rendering rgb_array frames.
     env = make_env(env_id, training=False, render_mode="rgb_array") if eval_env is None else _as_vec_env(eval_env)
@@ -140,14 +181,30 @@ def push_to_hub(
                 "build eval_env with render_mode='rgb_array' (e.g. gymnasium.make(env_id, render_mode='rgb_array')), or "
                 "pass video_length=0 to upload no video."
             )
-        episode_rewards, episode_lengths = evaluate_policy(
-            model, env, n_eval_episodes=n_eval_episodes, deterministic=True, return_episode_rewards=True
-        )
-        results = _results(model, env_id, game, episode_rewards, episode_lengths)  # type: ignore[arg-type]
+        protocol: dict[str, Any]
+        if game is not None and eval_env is None:
+            # Imported here: the evaluation package pulls in rliable and pandas, which a CartPole agent does not need.
+            from sb3_jedi.evaluation import evaluate_atari100k
+
+            # The Atari100k protocol's own evaluation (its env, seed and frame cap), as `sb3-jedi evaluate` runs it.
+            evaluation = evaluate_atari100k(model, game, n_episodes=n_eval_episodes, deterministic=deterministic)
+            episode_rewards, episode_lengths = evaluation.episode_scores, evaluation.episode_lengths
+            protocol = {
+                "evaluation_protocol": ATARI100K_TAG,
+                "eval_seed": evaluation.seed,
+                "max_episode_frames": evaluation.max_episode_frames,
+            }
+        else:
+            episode_rewards, episode_lengths = evaluate_policy(  # type: ignore[assignment]
+                model, env, n_eval_episodes=n_eval_episodes, deterministic=deterministic, return_episode_rewards=True
+            )
+            protocol = {"evaluation_protocol": "evaluate_policy"}
+        results = _results(model, env_id, game, episode_rewards, episode_lengths, deterministic, protocol)  # type: ignore[arg-type]
         with tempfile.TemporaryDirectory(prefix="sb3-jedi-hub-") as tmp:
             folder = Path(tmp)
             if video_length > 0:
-                record_video(model, env, folder / VIDEO_FILE, n_steps=video_length, fps=_video_fps(env, game))
+                fps = _video_fps(env, game)
+                record_video(model, env, folder / VIDEO_FILE, n_steps=video_length, fps=fps, deterministic=deterministic)
             zip_name = model_zip_name(model, env_id)
             model.save(folder / zip_name)
             config = _config(model, env_id, game)
@@ -168,6 +225,23 @@ def push_to_hub(
             env.close()
 
 
+def default_deterministic(game: str | None) -> bool:
+    """
+    The action selection of ``sb3-jedi evaluate`` when neither ``--greedy`` nor ``--stochastic`` is given, which
+    :func:`push_to_hub` uses by default: on Atari games the default of
+    :func:`sb3_jedi.evaluation.evaluate_atari100k` (``False``: actions sampled from the policy, DIAMOND's final
+    evaluation), elsewhere greedy actions (``True``).
+
+    :param game: the ALE game name, or ``None`` for a non-Atari env (see :func:`sb3_jedi.envs.atari_game_or_none`)
+    :return: ``deterministic`` of the evaluation
+    """
+    if game is None:
+        return True
+    from sb3_jedi.evaluation import evaluate_atari100k
+
+    return bool(inspect.signature(evaluate_atari100k).parameters["deterministic"].default)
+
+
 def model_zip_name(model: Any, env_id: str) -> str:
     """
     File name of the model zip in a Hub repo: ``<algorithm>-<env id>.zip``, e.g. ``jedi-CartPole-v1.zip`` or
@@ -177,8 +251,55 @@ def model_zip_name(model: Any, env_id: str) -> str:
     :param env_id: the env id given to :func:`push_to_hub`
     :return: the file name
     """
-    safe_env = re.sub(r"[^A-Za-z0-9._-]+", "-", env_id.strip()).strip("-.")
-    return f"{type(model).__name__.lower()}-{safe_env}.zip"
+    return f"{type(model).__name__.lower()}-{_safe_env_name(env_id)}.zip"
+
+
+def default_repo_id(orga: str, algo_name: str, env_id: str) -> str:
+    """
+    The repo id rl-zoo3 gives an agent when no repo name is chosen: ``"{orga}/{algo}-{env}"``, with the algorithm name
+    lower-cased and the ``/`` of the env id (and any other character a repo name cannot hold) replaced by ``-``, so
+    that the repo is named as the model zip it holds (:func:`model_zip_name`). For example
+    ``default_repo_id("you", "JEDI", "ALE/Pong-v5")`` is ``"you/jedi-ALE-Pong-v5"`` and
+    ``default_repo_id("you", "jedi", "CartPole-v1")`` is ``"you/jedi-CartPole-v1"``.
+
+    :param orga: the Hub user or organisation that owns the repo
+    :param algo_name: the algorithm, e.g. ``"jedi"``, ``"JEDI"`` or ``type(model).__name__``
+    :param env_id: the env id the model plays, as given to :func:`push_to_hub`
+    :return: the repo id
+    """
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    for name, value in (("orga", orga), ("algo_name", algo_name), ("env_id", env_id)):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{name} must be a non-empty string, got {value!r}.")
+    if not re.fullmatch(r"[\w.\-]+", orga.strip()):
+        raise ValueError(f"orga must be a Hub user or organisation name (letters, digits, '-', '_', '.'), got {orga!r}.")
+    repo_id = f"{orga.strip()}/{algo_name.strip().lower()}-{_safe_env_name(env_id)}"
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ValueError(
+            f"default_repo_id({orga!r}, {algo_name!r}, {env_id!r}) gives {repo_id!r}, not a valid Hub repo id: {error} "
+            "Pass a repo id of your choice instead."
+        ) from error
+    return repo_id
+
+
+def _safe_env_name(env_id: str) -> str:
+    """The env id with the characters a file or repo name cannot hold (``/`` of ``ALE/Pong-v5``) replaced by ``-``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", env_id.strip()).strip("-.")
+
+
+def canonical_env_id(env_id: str) -> str:
+    """
+    The id the model card tags an env with: ``ALE/<game>-v5`` for Atari games (the id our Atari100k env builder makes,
+    whichever spelling was given: ``"Pong"``, ``"PongNoFrameskip-v4"``), the gymnasium id otherwise.
+
+    :param env_id: the env id given to :func:`push_to_hub`
+    :return: the canonical id
+    """
+    game = atari_game_or_none(env_id)
+    return f"ALE/{game}-v5" if game is not None else env_id.strip()
 
 
 def _check_repo_id(repo_id: Any) -> None:
@@ -213,16 +334,30 @@ def _check_eval_env(model: JEDI, env: VecEnv, env_id: str) -> None:
         )
 
 
+def _action_selection(deterministic: bool) -> str:
+    return "greedy" if deterministic else "sampled"
+
+
 def _results(
-    model: JEDI, env_id: str, game: str | None, episode_rewards: list[float], episode_lengths: list[int]
+    model: JEDI,
+    env_id: str,
+    game: str | None,
+    episode_rewards: list[float],
+    episode_lengths: list[int],
+    deterministic: bool,
+    protocol: dict[str, Any],
 ) -> dict[str, Any]:
     rewards = np.asarray(episode_rewards, dtype=np.float64)
     results: dict[str, Any] = {
         "env_id": env_id,
         "mean_reward": float(rewards.mean()),
         "std_reward": float(rewards.std()),
+        # huggingface-sb3's key, and ours
+        "is_deterministic": deterministic,
+        "deterministic": deterministic,
+        "action_selection": _action_selection(deterministic),
         "n_eval_episodes": len(episode_rewards),
-        "deterministic": True,
+        **protocol,
         "episode_rewards": [float(r) for r in episode_rewards],
         "episode_lengths": [int(n) for n in episode_lengths],
         "num_timesteps": int(model.num_timesteps),
@@ -305,7 +440,7 @@ def _config(model: JEDI, env_id: str, game: str | None) -> dict[str, Any]:
     return config
 
 
-def _model_card_metadata(algorithm: str, env_id: str, results: dict[str, Any]) -> dict[str, Any]:
+def _model_card_metadata(algorithm: str, env_id: str, game: str | None, results: dict[str, Any]) -> dict[str, Any]:
     """The card's YAML front matter, laid out as the Hub expects it for SB3 agents (as huggingface-sb3 writes it)."""
     metrics: list[dict[str, Any]] = [
         {
@@ -324,7 +459,8 @@ def _model_card_metadata(algorithm: str, env_id: str, results: dict[str, Any]) -
                 "verified": False,
             }
         )
-    tags = list(dict.fromkeys((*MODEL_CARD_TAGS, env_id)))
+    dataset = canonical_env_id(env_id)
+    tags = list(dict.fromkeys((*MODEL_CARD_TAGS, dataset, *((ATARI100K_TAG,) if game is not None else ()))))
     return {
         "library_name": "stable-baselines3",
         "tags": tags,
@@ -334,7 +470,7 @@ def _model_card_metadata(algorithm: str, env_id: str, results: dict[str, Any]) -
                 "results": [
                     {
                         "task": {"type": "reinforcement-learning", "name": "reinforcement-learning"},
-                        "dataset": {"name": env_id, "type": env_id},
+                        "dataset": {"name": dataset, "type": dataset},
                         "metrics": metrics,
                     }
                 ],
@@ -343,7 +479,7 @@ def _model_card_metadata(algorithm: str, env_id: str, results: dict[str, Any]) -
     }
 
 
-def _usage_code(repo_id: str, env_id: str, game: str | None) -> str:
+def _usage_code(repo_id: str, env_id: str, game: str | None, deterministic: bool) -> str:
     if game is not None:
         imports = "from sb3_jedi.envs import make_atari100k_env\n"
         make_env = (
@@ -365,11 +501,11 @@ def _usage_code(repo_id: str, env_id: str, game: str | None) -> str:
         "obs = env.reset()\n"
         "state, episode_start = None, np.ones(env.num_envs, dtype=bool)\n"
         "for _ in range(1_000):\n"
-        "    action, state = model.predict(obs, state=state, episode_start=episode_start, deterministic=True)\n"
+        f"    action, state = model.predict(obs, state=state, episode_start=episode_start, deterministic={deterministic})\n"
         "    obs, rewards, dones, infos = env.step(action)\n"
         "    episode_start = dones\n\n"
-        "# evaluate_policy carries the recurrent state itself.\n"
-        "mean_reward, std_reward = evaluate_policy(model, env, n_eval_episodes=10, deterministic=True)\n"
+        f"# evaluate_policy carries the recurrent state itself (with {_ACTIONS[deterministic]}, as for the card's score).\n"
+        f"mean_reward, std_reward = evaluate_policy(model, env, n_eval_episodes=10, deterministic={deterministic})\n"
     )
 
 
@@ -384,24 +520,47 @@ def _model_card(
     has_video: bool,
 ) -> str:
     algorithm = type(model).__name__
-    metadata = yaml.safe_dump(_model_card_metadata(algorithm, env_id, results), sort_keys=False, allow_unicode=True)
+    metadata = yaml.safe_dump(_model_card_metadata(algorithm, env_id, game, results), sort_keys=False, allow_unicode=True)
+    deterministic = bool(results["is_deterministic"])
     scores = [
         "| | |",
         "|---|---|",
         f"| mean return | {results['mean_reward']:.2f} +/- {results['std_reward']:.2f} |",
-        f"| episodes | {results['n_eval_episodes']} (deterministic actions) |",
+        f"| episodes | {results['n_eval_episodes']} ({_ACTIONS[deterministic]}) |",
         f"| training steps | {results['num_timesteps']} |",
     ]
     if "human_normalized_score" in results:
         scores.append(f"| human-normalised score | {results['human_normalized_score']:.3f} |")
     notes = []
-    if game is not None:
+    if results.get("evaluation_protocol") == ATARI100K_TAG:
         notes.append(
             f"Scores are whole games of {game} under the Atari100k evaluation protocol (64x64 RGB frames, frame skip 4, "
-            "up to 30 no-op frames, no sticky actions, a life loss does not end the episode)."
+            "up to 30 no-op frames, no sticky actions, a life loss does not end the episode), measured as "
+            f"`sb3-jedi evaluate` measures them (`sb3_jedi.evaluation.evaluate_atari100k`, seed {results['eval_seed']})."
+        )
+    elif game is not None:
+        notes.append(f"Scores are games of {game} on the evaluation env given to `push_to_hub` (SB3's `evaluate_policy`).")
+    protocol_default = default_deterministic(game)
+    if deterministic:
+        notes.append(
+            "Actions are greedy (the policy's most likely action, `deterministic=True`)"
+            + (
+                "; the default of `sb3-jedi evaluate` on Atari, DIAMOND's protocol, samples them instead."
+                if not protocol_default
+                else ", as `sb3-jedi evaluate` picks them."
+            )
+        )
+    else:
+        notes.append(
+            "Actions are sampled from the policy with no epsilon noise (`deterministic=False`)"
+            + (
+                ", as in DIAMOND's final Atari evaluation and `sb3-jedi evaluate`."
+                if not protocol_default
+                else "; `sb3-jedi evaluate` picks greedy actions on this env."
+            )
         )
     if has_video:
-        notes.append(f"A replay of the agent is in `{VIDEO_FILE}`.")
+        notes.append(f"A replay of the agent, with the same action selection, is in `{VIDEO_FILE}` (H.264).")
     notes.append(f"Evaluated on {results['eval_datetime']} (`{RESULTS_FILE}`).")
     files = [
         f"- `{zip_name}`: the model (`{algorithm}.load`)",
@@ -423,10 +582,10 @@ def _model_card(
         " ".join(notes),
         "## Usage",
         "Install `sb3-jedi`, then:",
-        f"```python\n{_usage_code(repo_id, env_id, game)}```",
+        f"```python\n{_usage_code(repo_id, env_id, game, deterministic)}```",
         "Loading a model zip unpickles Python objects, which can run arbitrary code: `load_from_hub` refuses unless you "
-        f"pass `trust_remote_code=True` (or set `{TRUST_REMOTE_CODE_ENV}=1`), and checks first that the file is a JEDI "
-        "checkpoint.",
+        f"pass `trust_remote_code=True` (or set `{TRUST_REMOTE_CODE_ENV}=1`, or huggingface-sb3's "
+        f"`{HF_SB3_TRUST_REMOTE_CODE_ENV}=True`), and checks first that the file is a JEDI checkpoint.",
         "## Files",
         "\n".join(files),
         "## Hyper-parameters",
@@ -440,7 +599,17 @@ def _model_card(
 
 
 def _trusted_by_environment() -> bool:
-    return os.environ.get(TRUST_REMOTE_CODE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    """Whether ``SB3_JEDI_TRUST_REMOTE_CODE`` or huggingface-sb3's ``TRUST_REMOTE_CODE`` is set to a true value."""
+    for name in (TRUST_REMOTE_CODE_ENV, HF_SB3_TRUST_REMOTE_CODE_ENV):
+        value = os.environ.get(name, "")
+        if value.strip().lower() in _TRUE_VALUES:
+            return True
+        if value.strip().lower() not in _FALSE_VALUES:
+            raise ValueError(
+                f"The environment variable {name}={value!r} is not a yes/no value: set it to 1 (or true, yes, on) to "
+                "trust the model zips loaded from the Hub, to 0 (or false, no, off) or unset it otherwise."
+            )
+    return False
 
 
 def load_from_hub(
@@ -454,8 +623,9 @@ def load_from_hub(
     Download a model zip from a Hub model repo and load it.
 
     A model zip holds pickled Python objects and unpickling can run arbitrary code, so this refuses unless you trust
-    the repo: pass ``trust_remote_code=True`` or set the environment variable ``SB3_JEDI_TRUST_REMOTE_CODE=1``. Before
-    anything is unpickled, the zip is checked to be a JEDI checkpoint (from its plain JSON entries).
+    the repo: pass ``trust_remote_code=True`` or set the environment variable ``SB3_JEDI_TRUST_REMOTE_CODE=1`` (or
+    huggingface-sb3's ``TRUST_REMOTE_CODE=True``; both read ``1``, ``true``, ``yes``, ``on`` in any case as true).
+    Before anything is unpickled, the zip is checked to be a JEDI checkpoint (from its plain JSON entries).
 
     :param repo_id: the model repo, ``"<user or organisation>/<name>"``
     :param filename: the model zip in the repo; ``None`` picks the repo's only ``.zip`` file
@@ -471,7 +641,8 @@ def load_from_hub(
         raise ValueError(
             f"Refusing to load a model from the Hub repo {repo_id!r}: a model zip holds pickled Python objects, and "
             "unpickling can run arbitrary code. If you trust this repo, pass trust_remote_code=True "
-            f"(or set the environment variable {TRUST_REMOTE_CODE_ENV}=1)."
+            f"(or set the environment variable {TRUST_REMOTE_CODE_ENV}=1, or huggingface-sb3's "
+            f"{HF_SB3_TRUST_REMOTE_CODE_ENV}=True)."
         )
     api = HfApi()
     filename = _pick_model_zip(repo_id, api.list_repo_files(repo_id, revision=revision), filename)

@@ -7,11 +7,14 @@ One epoch of :meth:`JEDI.learn` (DIAMOND's loop): collect ``train_freq`` env ste
 steps, is longer.
 """
 
+import contextlib
 import io
 import math
 import pathlib
+import time
 import warnings
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -23,10 +26,18 @@ from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.save_util import load_from_pkl
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, RolloutReturn, Schedule, TrainFreq
+from stable_baselines3.common.type_aliases import (
+    GymEnv,
+    MaybeCallback,
+    RolloutReturn,
+    Schedule,
+    TrainFreq,
+    TrainFrequencyUnit,
+)
 from stable_baselines3.common.utils import should_collect_more_steps
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn.utils import clip_grad_norm_
+from tqdm.auto import tqdm
 
 from sb3_jedi.actor_critic_loss import actor_critic_loss
 from sb3_jedi.buffers import EpisodeReplayBuffer
@@ -42,6 +53,14 @@ SelfJEDI = TypeVar("SelfJEDI", bound="JEDI")
 # Hyper-parameters handled by SB3's OffPolicyAlgorithm (with their SB3 meaning).
 SB3_ARGUMENTS = ("learning_rate", "buffer_size", "learning_starts", "batch_size", "gamma", "train_freq", "gradient_steps")
 
+# DIAMOND's first epoch against a regular one (config/trainer.yaml): 10k / 400 world-model updates, 5k / 400
+# actor-critic updates, and up to 10k / 5k random steps of initial collection.
+FIRST_EPOCH_WORLD_MODEL_RATIO = 25.0
+FIRST_EPOCH_ACTOR_CRITIC_RATIO = 12.5
+LEARNING_STARTS_MAX_RATIO = 2
+# DIAMOND's training-only epochs at the end (training.num_final_epochs: 50) against its 1000 epochs of 100 env steps.
+FINAL_EPOCHS_FRACTION = 0.05
+
 # The paper's Atari100k setting (JEDI, inheriting DIAMOND's schedule), defaults of CnnPolicy.
 ATARI_DEFAULTS: dict[str, Any] = {
     "learning_rate": 1e-4,
@@ -54,11 +73,19 @@ ATARI_DEFAULTS: dict[str, Any] = {
     "value_coef": 1.0,
     "train_freq": 100,
     "gradient_steps": 400,
-    "actor_critic_gradient_steps": 400,
-    "first_epoch_gradient_steps": 10_000,
-    "first_epoch_actor_critic_gradient_steps": 5_000,
+    # -1: as many as gradient_steps (DIAMOND: 400 and 400), so that a user who sets gradient_steps sizes both.
+    "actor_critic_gradient_steps": -1,
+    # None: DIAMOND's ratios to the per-epoch counts, 25x and 12.5x (10k and 5k for 400 updates per epoch).
+    "first_epoch_gradient_steps": None,
+    "first_epoch_actor_critic_gradient_steps": None,
+    # None: twice learning_starts (DIAMOND: 5k to 10k random steps, until 10 rewards of the minority sign).
+    "learning_starts_max": None,
+    "learning_starts_reward_threshold": 10,
+    # None: 5% of the run's epochs, DIAMOND's 50 training-only epochs after a 100k-step run.
+    "final_epochs": None,
     "imagination_horizon": 15,
-    "unroll_steps": 1,
+    # DIAMOND's num_autoregressive_steps: 1 means one step more than the first: 4 + 1 + 1 = 6 frames, 2 denoising steps.
+    "unroll_steps": 2,
     "exploration_epsilon": 0.01,
     "lr_warmup_steps": 100,
     "world_model_max_grad_norm": 1.0,
@@ -80,13 +107,14 @@ VECTOR_DEFAULTS: dict[str, Any] = {
     "gamma": 0.99,
     "train_freq": 100,
     "gradient_steps": 20,
-    "actor_critic_gradient_steps": 20,
-    "first_epoch_gradient_steps": 1_000,
-    "first_epoch_actor_critic_gradient_steps": 200,
+    # No training-only epochs at the end: the small models keep pace with the data.
+    "final_epochs": 0,
     # A small value loss keeps the critic's large regression errors (returns up to 1 / (1 - gamma)) from swamping the
     # LSTM trunk the actor shares; with the DIAMOND weight of 1 CartPole reached 500 and collapsed.
     "value_coef": 0.1,
     "sample_reward_end": False,
+    # No extra random steps: the reward model of a vector task needs no rewards of another sign to start.
+    "learning_starts_reward_threshold": 0,
     "return_normalization": True,
     "target_critic_tau": 0.02,
 }
@@ -112,7 +140,8 @@ class JEDI(OffPolicyAlgorithm):
     :param env: the environment to learn from (if registered in Gym, can be str)
     :param learning_rate: learning rate of every component, constant or a schedule of the remaining progress
         (paper: 1e-4; the encoder's is scaled by ``policy_kwargs["encoder_lr_scale"]``, paper: 0.3)
-    :param buffer_size: replay capacity in frames (Atari100k: 100k, the whole run)
+    :param buffer_size: replay capacity in transitions; the final observations of episodes take rows on top, so a run of
+        ``buffer_size`` env steps is kept whole (Atari100k: 100k, the whole run, as DIAMOND keeps every transition)
     :param learning_starts: random-action steps collected before the first training epoch (DIAMOND: 5k)
     :param batch_size: segments per world-model and actor-critic update (paper: 32)
     :param gamma: discount factor of the imagined returns (paper: 0.985)
@@ -121,23 +150,37 @@ class JEDI(OffPolicyAlgorithm):
     :param gae_lambda: lambda of the lambda-returns (paper: 0.95)
     :param ent_coef: weight of the entropy bonus (paper: 0.001)
     :param value_coef: weight of the value loss (DIAMOND: 1)
-    :param actor_critic_gradient_steps: actor-critic updates per epoch (DIAMOND: 400); ``-1``: same as ``gradient_steps``
-    :param first_epoch_gradient_steps: world-model updates of the first epoch (DIAMOND: 10k)
-    :param first_epoch_actor_critic_gradient_steps: actor-critic updates of the first epoch (DIAMOND: 5k)
+    :param actor_critic_gradient_steps: actor-critic updates per epoch; ``-1`` (default): as many as ``gradient_steps``
+        (DIAMOND: 400 and 400)
+    :param first_epoch_gradient_steps: world-model updates of the first epoch; ``None``: 25x the per-epoch count
+        (DIAMOND's ratio, 10k for 400)
+    :param first_epoch_actor_critic_gradient_steps: actor-critic updates of the first epoch; ``None``: 12.5x the
+        per-epoch count (DIAMOND's ratio, 5k for 400)
+    :param learning_starts_max: random steps keep being collected past ``learning_starts``, an epoch at a time, until
+        the buffer holds ``learning_starts_reward_threshold`` rewards of the minority signs, or this many steps;
+        ``None``: twice ``learning_starts`` (DIAMOND: 5k to 10k)
+    :param learning_starts_reward_threshold: rewards whose sign is not the most common one needed to end the initial
+        collection before ``learning_starts_max`` (DIAMOND: 10; ``MlpPolicy``: 0, no extra random steps)
+    :param final_epochs: training-only epochs (no collection) run when ``learn`` reaches ``total_timesteps``;
+        ``None``: 5% of the run's epochs (``total_timesteps / train_freq``), i.e. DIAMOND's 50 for a 100k-step run
+        (``MlpPolicy``: 0). They run at the end of every ``learn`` call that reaches its
+        total, so when learning in chunks set ``model.final_epochs = 0`` until the last one
     :param imagination_horizon: imagined steps per actor-critic update (paper: 15)
-    :param unroll_steps: denoiser steps unrolled per training segment (DIAMOND: 1); with more than one, JEDI's random
-        switching (``policy_kwargs["random_switching_prob"]``) applies
+    :param unroll_steps: denoising steps per training segment (DIAMOND: 2, its ``num_autoregressive_steps: 1`` counts
+        the steps after the first); each step after the first conditions on the previous step's prediction with
+        probability ``policy_kwargs["random_switching_prob"]`` (JEDI's random switching, 0.5; DIAMOND always does)
     :param exploration_epsilon: probability of a uniformly random action while collecting (DIAMOND: 0.01)
     :param lr_warmup_steps: linear learning-rate warm-up, in updates, of each optimiser (DIAMOND: 100)
     :param world_model_max_grad_norm: gradient-norm clip of the encoder, denoiser and decoder (DIAMOND: 1)
     :param reward_end_max_grad_norm: gradient-norm clip of the reward/termination model (DIAMOND: 100)
     :param actor_critic_max_grad_norm: gradient-norm clip of the actor-critic (DIAMOND: 100)
-    :param sample_weights: recency weights of replay sampling over the buffer's age quantiles (DIAMOND:
-        [0.1, 0.1, 0.1, 0.7]); ``None`` samples uniformly
+    :param sample_weights: recency weights of replay sampling over four age-ordered groups of episodes (DIAMOND:
+        [0.1, 0.1, 0.1, 0.7]); ``None`` samples transitions uniformly
     :param sample_reward_end: sample imagined rewards and terminations (DIAMOND) rather than using their expectation
-    :param termination_oversampling: fraction of the reward/termination model's segments that end with a stored
-        termination (DIAMOND: 0). Once the policy is good, failures become rare in recent data and the termination
-        model forgets them; oversampling keeps imagined failures possible
+    :param termination_oversampling: fraction of the reward/termination model's segments placed around a stored
+        termination, on top of DIAMOND's sampling, where segments run past episode ends (DIAMOND: 0). Once the
+        policy is good, failures become rare in recent data and the termination model forgets them; oversampling
+        keeps imagined failures possible
     :param return_normalization: scale advantages by the 5-95 percentile range of the returns (DreamerV3), floor 1
     :param target_critic_tau: if set, bootstrap the returns with a slow copy of the critic updated by Polyak averaging
         with this rate (paper: not used)
@@ -176,6 +219,9 @@ class JEDI(OffPolicyAlgorithm):
         actor_critic_gradient_steps: int | None = None,
         first_epoch_gradient_steps: int | None = None,
         first_epoch_actor_critic_gradient_steps: int | None = None,
+        learning_starts_max: int | None = None,
+        learning_starts_reward_threshold: int | None = None,
+        final_epochs: int | None = None,
         imagination_horizon: int | None = None,
         unroll_steps: int | None = None,
         exploration_epsilon: float | None = None,
@@ -200,9 +246,7 @@ class JEDI(OffPolicyAlgorithm):
     ) -> None:
         policy_class = self.policy_aliases.get(policy, policy) if isinstance(policy, str) else policy
         if isinstance(policy, str) and policy not in self.policy_aliases:
-            raise ValueError(
-                f"Unknown policy {policy!r} for {type(self).__name__}: use one of {sorted(self.policy_aliases)}."
-            )
+            raise ValueError(f"Unknown policy {policy!r} for {type(self).__name__}: use one of {sorted(self.policy_aliases)}.")
         defaults = self._default_hyperparameters(policy_class)  # type: ignore[arg-type]
         arguments = locals()
         # None means "the policy's default", except for the two arguments where None is a real value ("default" then).
@@ -256,6 +300,13 @@ class JEDI(OffPolicyAlgorithm):
         self._nonfinite_warned: set[str] = set()
 
         self._n_train_calls = 0
+        # Initial collection: random steps until this many env steps (grows past learning_starts while rewards of the
+        # minority sign are missing), and whether it has ended.
+        self._random_steps_until = self.learning_starts
+        self._initial_collection_done = False
+        self._final_epochs_done = 0
+        self._long_epoch_progress: str | None = None
+        self._show_progress = False
         self._world_model_updates = 0
         self._actor_critic_updates = 0
         self._last_rnn_state: tuple[th.Tensor, th.Tensor] | None = None
@@ -277,8 +328,12 @@ class JEDI(OffPolicyAlgorithm):
             "gamma": 0.0 <= self.gamma <= 1.0,
             "gae_lambda": 0.0 <= self.gae_lambda <= 1.0,
             "lr_warmup_steps": self.lr_warmup_steps >= 0,
-            "first_epoch_gradient_steps": self.first_epoch_gradient_steps >= 0,
-            "first_epoch_actor_critic_gradient_steps": self.first_epoch_actor_critic_gradient_steps >= 0,
+            "first_epoch_gradient_steps": self.first_epoch_gradient_steps is None or self.first_epoch_gradient_steps >= 0,
+            "first_epoch_actor_critic_gradient_steps": self.first_epoch_actor_critic_gradient_steps is None
+            or self.first_epoch_actor_critic_gradient_steps >= 0,
+            "learning_starts_max": self.learning_starts_max is None or self.learning_starts_max >= 0,
+            "learning_starts_reward_threshold": self.learning_starts_reward_threshold >= 0,
+            "final_epochs": self.final_epochs is None or self.final_epochs >= 0,
             "target_critic_tau": self.target_critic_tau is None or 0.0 < self.target_critic_tau <= 1.0,
             "termination_oversampling": 0.0 <= self.termination_oversampling <= 1.0,
             "max_nonfinite_updates": self.max_nonfinite_updates >= 1,
@@ -543,8 +598,11 @@ class JEDI(OffPolicyAlgorithm):
 
     def _clip_gradients(self, optimizer: th.optim.Optimizer) -> dict[str, float]:
         norms = {}
+        # A component's parameters may sit in several groups (with and without weight decay): clip them together.
+        components: dict[str, list[th.nn.Parameter]] = defaultdict(list)
         for group in optimizer.param_groups:
-            name = group.get("name", "params")
+            components[group.get("name", "params")] += group["params"]
+        for name, params in components.items():
             if name == "reward_end":
                 max_norm = self.reward_end_max_grad_norm
             elif name == "actor_critic":
@@ -552,7 +610,7 @@ class JEDI(OffPolicyAlgorithm):
             else:
                 max_norm = self.world_model_max_grad_norm
             # A NaN or infinite norm is how non-finite gradients are detected (the update is then skipped).
-            norms[f"{name}_grad_norm"] = float(clip_grad_norm_(group["params"], max_norm, error_if_nonfinite=False))
+            norms[f"{name}_grad_norm"] = float(clip_grad_norm_(params, max_norm, error_if_nonfinite=False))
         return norms
 
     @staticmethod
@@ -604,11 +662,14 @@ class JEDI(OffPolicyAlgorithm):
         denoiser_batch = self.replay_buffer.sample_segments(
             batch_size, world_model.n_cond_steps + self.unroll_steps, self._sampling_rng
         )
+        # DIAMOND's reward/end segments (n_cond + horizon frames) may run past the episode's end, so that the final
+        # transition, where termination is learnt, is drawn about as often as any other.
         reward_end_batch = self.replay_buffer.sample_segments(
             batch_size,
             world_model.n_cond_steps + self.imagination_horizon,
             self._sampling_rng,
             terminal_fraction=self.termination_oversampling,
+            beyond_end=True,
         )
         optimizer = self.policy.world_model_optimizer
         self._set_learning_rates(optimizer, self._world_model_updates)
@@ -633,7 +694,10 @@ class JEDI(OffPolicyAlgorithm):
     def train_actor_critic(self, batch_size: int) -> dict[str, float]:
         """One actor-critic update on a batch of imagined trajectories."""
         policy = self.policy
-        batch = self.replay_buffer.sample_segments(batch_size, policy.world_model.n_cond_steps, self._sampling_rng)
+        # Burn-in segments end on a frame that carries an action: imagination never starts from an episode's final frame.
+        batch = self.replay_buffer.sample_segments(
+            batch_size, policy.world_model.n_cond_steps, self._sampling_rng, transitions_only=True
+        )
         trajectory = imagine(
             policy.world_model, policy.actor_critic, batch, self.imagination_horizon, sample_reward_end=self.sample_reward_end
         )
@@ -678,29 +742,53 @@ class JEDI(OffPolicyAlgorithm):
         self._actor_critic_updates += 1
         return logs
 
+    def first_epoch_steps(self, gradient_steps: int) -> tuple[int, int]:
+        """
+        World-model and actor-critic updates of the first training epoch: the ``first_epoch_*`` arguments, or by
+        default DIAMOND's ratios (25x and 12.5x) to the per-epoch counts, so that a run sized by the user keeps its size.
+
+        :param gradient_steps: world-model updates of a regular epoch
+        :return: (world-model updates, actor-critic updates)
+        """
+        per_epoch_actor_critic = self._actor_critic_steps(gradient_steps)
+        world_model = self.first_epoch_gradient_steps
+        if world_model is None:
+            world_model = round(FIRST_EPOCH_WORLD_MODEL_RATIO * gradient_steps)
+        actor_critic = self.first_epoch_actor_critic_gradient_steps
+        if actor_critic is None:
+            actor_critic = round(FIRST_EPOCH_ACTOR_CRITIC_RATIO * per_epoch_actor_critic)
+        return int(world_model), int(actor_critic)
+
+    def _actor_critic_steps(self, gradient_steps: int) -> int:
+        return gradient_steps if self.actor_critic_gradient_steps < 0 else self.actor_critic_gradient_steps
+
     def train(self, gradient_steps: int, batch_size: int = 32) -> None:
         """
-        One training epoch: world-model updates, then actor-critic updates in imagination. The first epoch runs
-        ``first_epoch_gradient_steps`` and ``first_epoch_actor_critic_gradient_steps`` updates instead (DIAMOND).
+        One training epoch: world-model updates, then actor-critic updates in imagination. The first epoch is longer
+        (:meth:`first_epoch_steps`, DIAMOND) and shows its progress (a bar with ``progress_bar=True``, log lines with
+        ``verbose >= 1``).
         """
         self.policy.set_training_mode(True)
         first_epoch = self._n_train_calls == 0
-        world_model_steps = self.first_epoch_gradient_steps if first_epoch else gradient_steps
         if first_epoch:
-            actor_critic_steps = self.first_epoch_actor_critic_gradient_steps
-        elif self.actor_critic_gradient_steps < 0:
-            actor_critic_steps = gradient_steps
+            world_model_steps, actor_critic_steps = self.first_epoch_steps(gradient_steps)
         else:
-            actor_critic_steps = self.actor_critic_gradient_steps
+            world_model_steps, actor_critic_steps = gradient_steps, self._actor_critic_steps(gradient_steps)
+        label = "first epoch" if first_epoch else self._long_epoch_progress
         logs: dict[str, list[float]] = defaultdict(list)
         self._nonfinite_warned = set()  # warn at most once per component and epoch
-        for update, steps in ((self.train_world_model, world_model_steps), (self.train_actor_critic, actor_critic_steps)):
-            for _ in range(steps):
-                skipped_before = self._nonfinite_updates
-                update_logs = update(batch_size)
-                if self._nonfinite_updates == skipped_before:  # skipped updates stay out of the logged means
-                    for key, value in update_logs.items():
-                        logs[key].append(value)
+        for name, update, steps in (
+            ("world model", self.train_world_model, world_model_steps),
+            ("actor-critic", self.train_actor_critic, actor_critic_steps),
+        ):
+            with self._progress(f"{label}: {name}" if label else None, steps) as advance:
+                for _ in range(steps):
+                    skipped_before = self._nonfinite_updates
+                    update_logs = update(batch_size)
+                    if self._nonfinite_updates == skipped_before:  # skipped updates stay out of the logged means
+                        for key, value in update_logs.items():
+                            logs[key].append(value)
+                    advance()
         self.policy.set_training_mode(False)
         self._n_train_calls += 1
         self._n_updates += world_model_steps + actor_critic_steps
@@ -712,6 +800,59 @@ class JEDI(OffPolicyAlgorithm):
         for key, values in logs.items():
             self.logger.record(f"train/{key}", float(np.mean(values)))
 
+    @contextlib.contextmanager
+    def _progress(self, label: str | None, total: int) -> Iterator[Callable[[], None]]:
+        """
+        Progress of a long stretch of updates (the first epoch, the final epochs): a tqdm bar when ``learn`` runs with
+        ``progress_bar=True``, a log line every tenth with ``verbose >= 1``; nothing otherwise.
+        """
+        if label is None or total <= 0 or not (self._show_progress or self.verbose >= 1):
+            yield lambda: None
+            return
+        start = time.time()
+        done = 0
+        bar = tqdm(total=total, desc=label, unit="update", leave=False) if self._show_progress else None
+        every = max(1, total // 10)
+
+        def advance() -> None:
+            nonlocal done
+            done += 1
+            if bar is not None:
+                bar.update(1)
+            if self.verbose >= 1 and (done % every == 0 or done == total):
+                print(f"{label}: {done}/{total} updates ({time.time() - start:.0f} s)")
+
+        try:
+            yield advance
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _update_initial_collection(self) -> None:
+        """
+        End the initial random collection once ``learning_starts`` steps are in and the buffer holds enough rewards of
+        the minority signs, or ``learning_starts_max`` steps (DIAMOND's ``collection.train.first_epoch``); until then,
+        collect another epoch of random steps.
+        """
+        if self._initial_collection_done or self.num_timesteps < self._random_steps_until:
+            return
+        counts = np.sort(self.replay_buffer.reward_sign_counts)
+        minority_rewards = int(counts[:-1].sum())
+        maximum = self.learning_starts_max
+        if maximum is None:
+            maximum = LEARNING_STARTS_MAX_RATIO * self.learning_starts
+        if minority_rewards >= self.learning_starts_reward_threshold or self.num_timesteps >= maximum:
+            self._initial_collection_done = True
+            if self.verbose >= 1:
+                print(
+                    f"Initial collection: {self.num_timesteps} random steps, rewards -1/0/+1: "
+                    f"{self.replay_buffer.reward_sign_counts.tolist()}"
+                )
+            return
+        assert isinstance(self.train_freq, TrainFreq)
+        epoch_steps = self.train_freq.frequency * self.n_envs if self.train_freq.unit == TrainFrequencyUnit.STEP else 1
+        self._random_steps_until = min(maximum, self.num_timesteps + epoch_steps)
+
     def learn(
         self: SelfJEDI,
         total_timesteps: int,
@@ -721,14 +862,88 @@ class JEDI(OffPolicyAlgorithm):
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfJEDI:
-        return super().learn(
-            total_timesteps=total_timesteps,
-            callback=callback,
-            log_interval=log_interval,
-            tb_log_name=tb_log_name,
-            reset_num_timesteps=reset_num_timesteps,
-            progress_bar=progress_bar,
+        """
+        Train the agent, as DIAMOND's loop: random steps first (:meth:`_update_initial_collection`), then epochs of
+        ``train_freq`` env steps each followed by a training epoch, and ``final_epochs`` training-only epochs once
+        ``total_timesteps`` is reached (resumed, not repeated, by a later ``learn(..., reset_num_timesteps=False)``).
+
+        :param total_timesteps: env steps to collect (counted from the current ``num_timesteps`` when
+            ``reset_num_timesteps=False``)
+        :param callback: SB3 callback(s) called during collection
+        :param log_interval: log every this many episodes
+        :param tb_log_name: name of the TensorBoard run
+        :param reset_num_timesteps: start counting env steps from zero (a new run)
+        :param progress_bar: show a progress bar of env steps, and one for the first and final epochs' updates
+        :return: the trained model
+        """
+        if reset_num_timesteps:
+            self._random_steps_until = self.learning_starts
+            self._initial_collection_done = False
+        self._show_progress = progress_bar
+        total_timesteps, callback = self._setup_learn(
+            total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
+        callback.on_training_start(locals(), globals())
+        assert self.env is not None, "You must set the environment before calling learn()"
+        assert isinstance(self.train_freq, TrainFreq)
+        reached_total = True
+        while self.num_timesteps < total_timesteps:
+            rollout = self.collect_rollouts(
+                self.env,
+                train_freq=self.train_freq,
+                callback=callback,
+                learning_starts=self._random_steps_until,
+                replay_buffer=self.replay_buffer,
+                log_interval=log_interval,
+            )
+            if not rollout.continue_training:
+                reached_total = False
+                break
+            # New data: the final epochs of this run are still to come.
+            self._final_epochs_done = 0
+            self._update_initial_collection()
+            # As SB3 (and DIAMOND), training starts after the first epoch collected past the random steps.
+            if not self._initial_collection_done or self.num_timesteps <= self._random_steps_until:
+                continue
+            gradient_steps = self.gradient_steps if self.gradient_steps >= 0 else rollout.episode_timesteps
+            if gradient_steps > 0:
+                self.train(batch_size=self.batch_size, gradient_steps=gradient_steps)
+        if reached_total and self._initial_collection_done:
+            self._train_final_epochs(log_interval)
+        callback.on_training_end()
+        return self
+
+    def n_final_epochs(self, total_timesteps: int) -> int:
+        """
+        Training-only epochs at the end of a run of ``total_timesteps`` env steps: ``final_epochs``, or by default 5% of
+        the run's epochs (DIAMOND: 50 after 100k steps in epochs of 100).
+
+        :param total_timesteps: env steps of the whole run
+        :return: the number of final epochs
+        """
+        if self.final_epochs is not None:
+            return int(self.final_epochs)
+        assert isinstance(self.train_freq, TrainFreq)
+        epoch_steps = self.train_freq.frequency * self.n_envs
+        return round(FINAL_EPOCHS_FRACTION * total_timesteps / max(1, epoch_steps))
+
+    def _train_final_epochs(self, log_interval: int) -> None:
+        """DIAMOND's training-only epochs after the last collection, counted so that a resumed run finishes them."""
+        gradient_steps = self.gradient_steps if self.gradient_steps >= 0 else self.train_freq.frequency  # type: ignore[union-attr]
+        n_final = self.n_final_epochs(self._total_timesteps)
+        while self._final_epochs_done < n_final and gradient_steps > 0:
+            epoch = self._final_epochs_done + 1
+            self._long_epoch_progress = f"final epoch {epoch}/{n_final}"
+            try:
+                self.train(batch_size=self.batch_size, gradient_steps=gradient_steps)
+            finally:
+                self._long_epoch_progress = None
+            self._final_epochs_done = epoch
+            self.logger.record("train/final_epochs", self._final_epochs_done)
+            if self.verbose >= 1 and not self._show_progress:
+                print(f"Final epoch {epoch}/{n_final} done")
+            if epoch % max(1, log_interval) == 0 or epoch == n_final:
+                self.logger.dump(step=self.num_timesteps)
 
     def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
         """

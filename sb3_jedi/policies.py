@@ -27,7 +27,16 @@ from sb3_jedi.world_model.encoder import CnnEncoder, MlpEncoder
 from sb3_jedi.world_model.reward_end import RewardEndModel
 from sb3_jedi.world_model.world_model import LatentWorldModel, WorldModel
 
-__all__ = ["CnnPolicy", "JEDIPolicy", "MlpPolicy", "RNNStates", "check_spaces"]
+__all__ = [
+    "WEIGHT_DECAY_MODULES",
+    "CnnPolicy",
+    "JEDIPolicy",
+    "MlpPolicy",
+    "RNNStates",
+    "check_spaces",
+    "no_weight_decay_parameters",
+    "split_weight_decay",
+]
 
 # The recurrent state handed back by ``predict``: the actor-critic's LSTM (h, c), each (n_envs, lstm_dim).
 RNNStates = tuple[np.ndarray, np.ndarray]
@@ -79,6 +88,54 @@ def check_spaces(observation_space: spaces.Space, action_space: spaces.Space, im
         )
 
 
+# Modules whose weights are decayed (DIAMOND's configure_opt, after minGPT); everything else, and every bias, is not:
+# normalisation scales, embeddings and any free parameter.
+WEIGHT_DECAY_MODULES = (
+    th.nn.Linear,
+    th.nn.Conv1d,
+    th.nn.Conv2d,
+    th.nn.ConvTranspose2d,
+    th.nn.LSTM,
+    th.nn.LSTMCell,
+    th.nn.GRU,
+    th.nn.GRUCell,
+)
+
+
+def no_weight_decay_parameters(module: th.nn.Module) -> set[int]:
+    """
+    The parameters DIAMOND leaves out of weight decay (``configure_opt``): biases, normalisation weights, embeddings.
+
+    :param module: the network
+    :return: ids of the parameters that take no weight decay
+    """
+    decayed = {
+        id(param)
+        for sub in module.modules()
+        if isinstance(sub, WEIGHT_DECAY_MODULES)
+        for name, param in sub.named_parameters(recurse=False)
+        if "bias" not in name and (name.endswith("weight") or name.startswith("weight_"))
+    }
+    return {id(param) for param in module.parameters() if id(param) not in decayed}
+
+
+def split_weight_decay(params: list[th.nn.Parameter], no_decay: set[int], options: dict[str, Any]) -> list[dict]:
+    """
+    One optimiser group per weight-decay class (the optimiser's decay, and none), both with ``options``.
+
+    :param params: the parameters of one component
+    :param no_decay: ids of the parameters that take no weight decay
+    :param options: group options (``name``, ``lr_scale``, ``lr``) shared by both groups
+    :return: the groups that hold parameters
+    """
+    decayed = [p for p in params if id(p) not in no_decay]
+    plain = [p for p in params if id(p) in no_decay]
+    groups = [{"params": decayed, **options}] if decayed else []
+    if plain:
+        groups.append({"params": plain, **options, "weight_decay": 0.0})
+    return groups
+
+
 class JEDIPolicy(BasePolicy):
     """
     Every network of a JEDI agent, and the optimisers that train them.
@@ -104,7 +161,8 @@ class JEDIPolicy(BasePolicy):
     :param random_switching_prob: JEDI's random switching probability when unrolling the denoiser (paper: 0.5)
     :param encoder_lr_scale: encoder learning rate as a fraction of the denoiser's (paper: 0.3)
     :param optimizer_class: optimiser of every component (DIAMOND: AdamW)
-    :param world_model_optimizer_kwargs: world-model optimiser options (DIAMOND: weight decay 1e-2, eps 1e-8)
+    :param world_model_optimizer_kwargs: world-model optimiser options (DIAMOND: weight decay 1e-2, eps 1e-8; as
+        DIAMOND, biases, normalisation weights and embeddings take no weight decay)
     :param actor_critic_optimizer_kwargs: actor-critic optimiser options (DIAMOND: weight decay 0, eps 1e-8)
     :param normalize_images: kept for SB3 compatibility; images are always mapped to [-1, 1]
     """
@@ -209,15 +267,17 @@ class JEDIPolicy(BasePolicy):
         self.return_scaler = ReturnScaler()
         lr = lr_schedule(1)
         groups = []
+        no_decay = no_weight_decay_parameters(self.world_model)
         for name, params in self.world_model.parameter_groups().items():
             scale = self.encoder_lr_scale if name == "encoder" else 1.0
-            groups.append({"params": params, "name": name, "lr_scale": scale, "lr": lr * scale})
+            groups += split_weight_decay(params, no_decay, {"name": name, "lr_scale": scale, "lr": lr * scale})
         self.world_model_optimizer = self.optimizer_class(groups, lr=lr, **self.world_model_optimizer_kwargs)
-        self.actor_critic_optimizer = self.optimizer_class(
-            [{"params": list(self.actor_critic.parameters()), "name": "actor_critic", "lr_scale": 1.0, "lr": lr}],
-            lr=lr,
-            **self.actor_critic_optimizer_kwargs,
+        actor_critic_groups = split_weight_decay(
+            list(self.actor_critic.parameters()),
+            no_weight_decay_parameters(self.actor_critic),
+            {"name": "actor_critic", "lr_scale": 1.0, "lr": lr},
         )
+        self.actor_critic_optimizer = self.optimizer_class(actor_critic_groups, lr=lr, **self.actor_critic_optimizer_kwargs)
         # SB3 code that looks for ``policy.optimizer`` finds the world model's.
         self.optimizer = self.world_model_optimizer
 

@@ -31,8 +31,9 @@ __all__ = [
 
 # Version of the layout of what JEDI saves (the ``data`` keys and state dicts it needs). Raise it when a change makes
 # older files unloadable, and raise MIN_CHECKPOINT_FORMAT_VERSION when the code stops reading older layouts.
-CHECKPOINT_FORMAT_VERSION = 1
-MIN_CHECKPOINT_FORMAT_VERSION = 1
+# 2: optimisers hold separate groups for parameters without weight decay (DIAMOND's configure_opt).
+CHECKPOINT_FORMAT_VERSION = 2
+MIN_CHECKPOINT_FORMAT_VERSION = 2
 
 # Entries every model zip written by JEDI.save holds.
 REQUIRED_ENTRIES = ("data", "policy.pth")

@@ -107,10 +107,13 @@ def check_segments(
     batch: dict[str, np.ndarray],
     env: FakeVecEnv,
     stored: set[tuple[int, int, int]] | None = None,
+    beyond_end: bool = False,
+    transitions_only: bool = False,
 ) -> int:
     """
-    Check every segment is consecutive steps of one episode, padded only at the front (and only where the episode's
-    previous row is not stored), with actions, rewards and flags matching the observations.
+    Check every segment is consecutive steps of one episode, padded at the front only where the episode's previous
+    row is not stored, and at the back only for ``beyond_end`` segments that reach the episode's last stored row, with
+    actions, rewards and flags matching the observations.
 
     :return: number of padded segments
     """
@@ -118,14 +121,23 @@ def check_segments(
     batch_size, length = batch["mask"].shape
     for b in range(batch_size):
         mask = batch["mask"][b]
-        n_pad = int((~mask).sum())
-        n_padded += n_pad > 0
-        assert mask.tolist() == [False] * n_pad + [True] * (length - n_pad), "padding must be at the front only"
-        assert length - n_pad >= 2, "a segment holds at least one transition"
+        real = np.flatnonzero(mask)
+        assert len(real) >= 1, "a segment holds at least one real row"
+        n_pad, n_real = int(real[0]), len(real)
+        n_back = length - n_pad - n_real
+        n_padded += n_pad + n_back > 0
+        assert mask.tolist() == [False] * n_pad + [True] * n_real + [False] * n_back, "real rows are contiguous"
+        assert beyond_end or n_back == 0, "only reward/end segments run past the episode's end"
+        if transitions_only:
+            assert batch["has_action"][b][mask].all(), "burn-in segments end on a row with an action"
+        for name in ("observations", "actions", "rewards", "terminated", "truncated", "has_action"):
+            assert not np.any(batch[name][b][~mask]), f"{name} must be zero on padding"
+        if n_back > 0:
+            assert not batch["has_action"][b, n_pad + n_real - 1], "back padding starts after the episode's last row"
         for name in ("observations", "actions", "rewards", "terminated", "truncated", "has_action"):
             assert not np.any(batch[name][b, :n_pad]), f"{name} must be zero on padding"
 
-        obs = batch["observations"][b, n_pad:]
+        obs = batch["observations"][b, n_pad : n_pad + n_real]
         assert np.all(obs[:, 3] == 1.0)
         envs, episodes, steps = obs[:, 0].astype(int), obs[:, 1].astype(int), obs[:, 2].astype(int)
         assert np.all(envs == envs[0]) and np.all(episodes == episodes[0]), "a segment must not mix episodes"
@@ -201,8 +213,8 @@ def test_padding_at_episode_start() -> None:
         mask = batch["mask"][b]
         obs = batch["observations"][b]
         last_ep, last_step = int(obs[-1, 1]), int(obs[-1, 2])
-        # Segments end at step 1 or 2 (step 0 has no predecessor); the rows before the episode's step 0 are padding
-        assert last_step in (1, 2)
+        # Segments end at any step (DIAMOND: step 0 with padding as conditioning, too); rows before step 0 are padding
+        assert last_step in (0, 1, 2)
         n_real = last_step + 1
         assert mask.tolist() == [False] * (5 - n_real) + [True] * n_real
         assert np.all(obs[~mask] == 0)
@@ -212,7 +224,7 @@ def test_padding_at_episode_start() -> None:
         assert obs[mask, 2].tolist() == list(range(n_real))
         assert batch["actions"][b][mask].tolist() == [1, 2, 0][:n_real]
         seen.add((last_ep, last_step))
-    assert seen == {(0, 1), (0, 2), (1, 1), (1, 2)}
+    assert seen == {(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)}
 
 
 def test_final_observation_stored() -> None:
@@ -270,76 +282,148 @@ def test_ring_overwrite(n_envs: int) -> None:
     buffer_size = 23
     buffer = EpisodeReplayBuffer(buffer_size, VEC_SPACE, ACTION_SPACE, device="cpu", n_envs=n_envs)
     written = fill(buffer, env, 150)
-    assert len(written) > 3 * buffer_size
-    stored_keys = written[-buffer_size:]
+    # The rows of episodes' final observations made the arrays grow past buffer_size rows before the ring wrapped
+    n_rows = buffer.n_rows_allocated
+    assert buffer.full and n_rows > buffer_size
+    assert len(written) > 3 * n_rows
+    stored_keys = written[-n_rows:]
     stored = set(stored_keys)
     all_written = set(written)
 
-    assert buffer.size() == len(buffer) == buffer_size
+    assert buffer.size() == len(buffer) == n_rows
     decoded = {tuple(int(x) for x in row[:3]) for row in buffer.observations}
     assert decoded == stored
     # A row carries an action exactly when its successor was written
     assert buffer.n_transitions == sum((e, ep, t + 1) in all_written for e, ep, t in stored_keys)
+    assert buffer.n_stored_transitions == buffer.n_transitions
     assert buffer.n_episodes == len({(e, ep) for e, ep, _ in stored_keys} & env.finished)
 
-    batch = to_numpy(buffer.sample_segments(500, 7, generator=np.random.default_rng(n_envs)))
-    n_padded = check_segments(batch, env, stored=stored)
-    assert n_padded > 0
+    rng = np.random.default_rng(n_envs)
+    for kwargs in ({}, {"beyond_end": True}, {"transitions_only": True}):
+        batch = to_numpy(buffer.sample_segments(500, 7, generator=rng, **kwargs))
+        n_padded = check_segments(batch, env, stored=stored, **kwargs)
+        assert n_padded > 0
 
 
-def quarter_fractions(steps: np.ndarray, edges: list[int]) -> np.ndarray:
-    return np.histogram(steps, bins=edges)[0] / len(steps)
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_a_run_of_buffer_size_steps_is_kept_whole(n_envs: int) -> None:
+    # Short episodes: every third row or so is an episode's final observation, on top of the transitions.
+    env = FakeVecEnv(n_envs=n_envs, seed=7, max_length=3)
+    buffer_size = 300
+    buffer = EpisodeReplayBuffer(buffer_size, VEC_SPACE, ACTION_SPACE, device="cpu", n_envs=n_envs)
+    written = fill(buffer, env, buffer_size // n_envs)
+    assert not buffer.full
+    assert buffer.n_transitions == buffer.n_stored_transitions == buffer_size
+    assert {tuple(int(x) for x in row[:3]) for row in buffer.observations[: buffer.size()]} == set(written)
+    # More steps: the ring now overwrites the oldest rows instead of growing
+    n_rows = buffer.n_rows_allocated
+    fill(buffer, env, 40)
+    assert buffer.full and buffer.n_rows_allocated == n_rows
+    assert buffer.n_stored_transitions == buffer.n_transitions
 
 
-def single_episode_buffer(n_transitions: int, buffer_size: int, sample_weights) -> EpisodeReplayBuffer:
-    """One long open episode whose observation at row t encodes t."""
-    space = spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float32)
-    buffer = EpisodeReplayBuffer(buffer_size, space, ACTION_SPACE, device="cpu", sample_weights=sample_weights)
+def episodes_buffer(lengths: list[int], sample_weights) -> EpisodeReplayBuffer:
+    """Finished episodes of the given lengths, oldest first; an observation holds (episode, step)."""
+    space = spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)
+    buffer = EpisodeReplayBuffer(10_000, space, ACTION_SPACE, device="cpu", sample_weights=sample_weights)
     no = np.array([False])
-    for t in range(n_transitions):
-        buffer.add(np.array([[t]]), np.array([0]), np.array([0.0]), no, no, np.array([[t + 1]]))
+    for episode, length in enumerate(lengths):
+        for t in range(length):
+            done = np.array([t == length - 1])
+            obs, next_obs = np.array([[episode, t]]), np.array([[episode, t + 1]])
+            buffer.add(obs, np.array([0]), np.array([0.0]), done, no, next_obs)
     return buffer
 
 
-def test_recency_weighting() -> None:
-    # Rows 0..100; candidate end rows are 1..100 (row 0 has no predecessor): quarters 1-25, 26-50, 51-75, 76-100
-    edges = [1, 26, 51, 76, 101]
+def sampled_episodes(buffer: EpisodeReplayBuffer, n: int, seed: int, **kwargs) -> np.ndarray:
+    batch = buffer.sample_segments(n, 3, generator=np.random.default_rng(seed), **kwargs)
+    real = batch.mask.numpy()
+    first_real = real.argmax(axis=1)
+    return batch.observations.numpy()[np.arange(n), first_real, 0].astype(int)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"beyond_end": True}, {"transitions_only": True}])
+def test_recency_weighting_over_episodes(kwargs) -> None:
+    # DIAMOND's batch sampler: 8 episodes cut into 4 groups of 2, oldest first; a group by its weight, then an episode
+    # uniformly inside it, whatever its length. Lengths vary 40-fold, so weighting rows instead would be far off.
+    lengths = [40, 1, 3, 40, 2, 40, 1, 39]
     n = 20_000
-
-    buffer = single_episode_buffer(100, 200, sample_weights=(0, 0, 0, 1))
-    steps = buffer.sample_segments(n, 1, generator=np.random.default_rng(0)).observations[:, -1, 0].numpy()
-    assert steps.min() >= 76 and steps.max() == 100
-    # Uniform inside the part: each of the 25 rows gets ~1/25 of the draws
-    counts = np.bincount(steps.astype(int) - 76, minlength=25)
-    assert len(counts) == 25 and np.all(np.abs(counts / n - 1 / 25) < 0.01)
-
-    buffer = single_episode_buffer(100, 200, sample_weights=(0.1, 0.1, 0.1, 0.7))
-    steps = buffer.sample_segments(n, 1, generator=np.random.default_rng(1)).observations[:, -1, 0].numpy()
+    episodes = sampled_episodes(episodes_buffer(lengths, (0.1, 0.1, 0.1, 0.7)), n, 0, **kwargs)
+    per_episode = np.bincount(episodes, minlength=8) / n
     # Binomial standard deviation at n = 20000 is <= 0.0035: a tolerance of 0.02 is > 5 sigma
-    np.testing.assert_allclose(quarter_fractions(steps, edges), [0.1, 0.1, 0.1, 0.7], atol=0.02)
+    np.testing.assert_allclose(per_episode, [0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.35, 0.35], atol=0.02)
 
-    buffer = single_episode_buffer(100, 200, sample_weights=None)
-    steps = buffer.sample_segments(n, 1, generator=np.random.default_rng(2)).observations[:, -1, 0].numpy()
-    np.testing.assert_allclose(quarter_fractions(steps, edges), [0.25] * 4, atol=0.02)
+    only_newest = sampled_episodes(episodes_buffer(lengths, (0, 0, 0, 1)), n, 1, **kwargs)
+    np.testing.assert_allclose(np.bincount(only_newest, minlength=8) / n, [0] * 6 + [0.5, 0.5], atol=0.02)
+
+    # Nine episodes: groups of 2, 2, 2 and the newest 3 (the last group takes the remainder)
+    nine = sampled_episodes(episodes_buffer([*lengths, 5], (0, 0, 0, 1)), n, 2, **kwargs)
+    np.testing.assert_allclose(np.bincount(nine, minlength=9) / n, [0] * 6 + [1 / 3] * 3, atol=0.02)
 
 
-def test_recency_weighting_after_wrap() -> None:
-    # 101 rows written into 40: rows with t = 61..100 are stored, the newest ones at the lowest indices.
-    # t = 61 lost its predecessor, so the candidates are t = 62..100 (39 rows): parts of 9, the newest takes 12 (89..100).
-    buffer = single_episode_buffer(100, 40, sample_weights=(0, 0, 0, 1))
-    assert buffer.size() == 40 and buffer.full
-    steps = buffer.sample_segments(5_000, 3, generator=np.random.default_rng(0)).observations[:, -1, 0].numpy()
-    assert set(steps.astype(int).tolist()) == set(range(89, 101))
+def test_fewer_episodes_than_groups_or_no_weights_sample_transitions_uniformly() -> None:
+    n = 20_000
+    for lengths, weights in (([10, 30, 60], (0.1, 0.1, 0.1, 0.7)), ([10, 30, 60, 100], None)):
+        episodes = sampled_episodes(episodes_buffer(lengths, weights), n, 3)
+        expected = np.array(lengths) / sum(lengths)
+        np.testing.assert_allclose(np.bincount(episodes, minlength=len(lengths)) / n, expected, atol=0.02)
 
-    # Segments that reach the oldest stored row (t = 61) are padded before it instead of reading overwritten rows
-    buffer = single_episode_buffer(100, 40, sample_weights=None)
-    segment = to_numpy(buffer.sample_segments(3_000, 8, generator=np.random.default_rng(1)))
-    obs, mask = segment["observations"][..., 0], segment["mask"]
-    assert np.all(obs[mask] >= 61)
-    last = obs[:, -1]
-    n_real = np.minimum(last - 61 + 1, 8).astype(int)
-    assert np.array_equal(mask.sum(axis=1), n_real)
-    assert np.any(n_real < 8) and np.any(n_real == 2)
+
+def diamond_coverage(length: int, seq_length: int, beyond_end: bool, n: int, rng: np.random.Generator) -> np.ndarray:
+    """
+    How often each transition of an episode of ``length`` steps is a loss transition of a segment drawn by DIAMOND's
+    batch sampler rule (written from its description: a step, then where the segment lies around it). A transition at
+    position p counts when p and the next row are inside the segment, and p is not the segment's last position.
+    """
+    t = rng.integers(0, length, n)
+    if beyond_end:
+        starts = t - rng.integers(0, seq_length, n)
+    else:
+        starts = np.minimum(length, t + 1 + rng.integers(0, seq_length, n)) - seq_length
+    counts = np.zeros(length)
+    for offset in range(seq_length - 1):
+        p = starts + offset
+        np.add.at(counts, p[(p >= 0) & (p < length)], 1)
+    return counts / n
+
+
+def test_terminal_transitions_are_covered_as_in_diamond() -> None:
+    # 150-step episodes, 19-step reward/end segments (n_cond 4 + horizon 15): DIAMOND lets segments run past the end.
+    length, seq_length, n = 150, 19, 60_000
+    buffer = episodes_buffer([length] * 8, sample_weights=None)
+    rng = np.random.default_rng(0)
+    batch = buffer.sample_segments(n, seq_length, generator=rng, beyond_end=True)
+    # A loss transition: a real row with an action whose next row is real too (reward_end_loss's rule)
+    valid = (batch.mask[:, :-1] & batch.mask[:, 1:] & batch.has_action[:, :-1]).numpy()
+    steps = batch.observations[:, :-1, 1].numpy().astype(int)
+    coverage = np.bincount(steps[valid], minlength=length)[:length] / n
+    reference = diamond_coverage(length, seq_length, beyond_end=True, n=400_000, rng=np.random.default_rng(1))
+    middle = slice(seq_length, length - seq_length)
+    ours_ratio = coverage[-1] / coverage[middle].mean()
+    diamond_ratio = reference[-1] / reference[middle].mean()
+    # DIAMOND: the last transition is a loss transition about half as often as a mid-episode one
+    assert abs(diamond_ratio - 0.5) < 0.05
+    assert abs(ours_ratio - diamond_ratio) < 0.1, (ours_ratio, diamond_ratio)
+    np.testing.assert_allclose(coverage[middle].mean(), reference[middle].mean(), rtol=0.05)
+
+
+def test_burn_in_segments_never_end_on_a_final_observation() -> None:
+    buffer = episodes_buffer([3, 1, 5, 2], sample_weights=(0.1, 0.1, 0.1, 0.7))
+    batch = buffer.sample_segments(5_000, 4, generator=np.random.default_rng(0), transitions_only=True)
+    assert batch.has_action[:, -1].all()
+    assert batch.has_action[batch.mask].all()
+    # The default (denoiser) segments do reach the final observation (the last transition is learnt too)
+    denoiser = buffer.sample_segments(5_000, 4, generator=np.random.default_rng(0))
+    assert not denoiser.has_action[:, -1].all()
+
+
+def test_reward_sign_counts() -> None:
+    buffer = episodes_buffer([2], sample_weights=None)
+    no = np.array([False])
+    obs = np.zeros((1, 2), np.float32)
+    for reward in (-3.0, 0.5, 0.0, 2.0, -0.1):
+        buffer.add(obs, np.array([0]), np.array([reward]), no, no, obs)
+    assert buffer.reward_sign_counts.tolist() == [2, 2 + 1, 2]
 
 
 def test_generator_none_uses_global_numpy_seed() -> None:
@@ -448,11 +532,14 @@ def test_terminal_fraction_oversamples_terminations():
         buffer.add(obs, np.array([0]), np.array([1.0]), np.array([done]), np.array([False]), next_obs)
         obs = np.zeros((1, 2), np.float32) if done else next_obs
     rng = np.random.default_rng(0)
-    plain = buffer.sample_segments(400, 5, rng)
-    boosted = buffer.sample_segments(400, 5, rng, terminal_fraction=0.25)
+    plain = buffer.sample_segments(400, 5, rng, beyond_end=True)
+    boosted = buffer.sample_segments(400, 5, rng, terminal_fraction=0.25, beyond_end=True)
     assert plain.terminated.sum() < 20
-    # A quarter of the segments end with a termination (plus the few drawn by chance), always as their last transition.
-    assert 100 <= boosted.terminated.sum() <= 120
-    assert (boosted.terminated[:100, -2] == 1).all() and (boosted.terminated[:100, -1] == 0).all()
+    # A quarter of the segments hold a termination as a loss transition (its final observation is inside too)
+    assert 100 <= boosted.terminated.sum() <= 125
+    rows = th.arange(5)[None].expand(100, 5)
+    end_position = (boosted.terminated[:100] * rows).sum(dim=1).long()
+    assert (boosted.terminated[:100].sum(dim=1) == 1).all() and (end_position <= 3).all()
+    assert boosted.mask[:100].gather(1, end_position[:, None] + 1).all()
     with pytest.raises(ValueError, match="terminal_fraction"):
         buffer.sample_segments(4, 5, rng, terminal_fraction=1.5)

@@ -122,11 +122,13 @@ def test_defaults_are_diamonds_and_explicit_values_win():
         "value_coef": 1.0,
         "train_freq": 100,
         "gradient_steps": 400,
-        "actor_critic_gradient_steps": 400,
-        "first_epoch_gradient_steps": 10_000,
-        "first_epoch_actor_critic_gradient_steps": 5_000,
+        "actor_critic_gradient_steps": -1,  # as many as gradient_steps
+        # The first epoch follows DIAMOND's ratios (checked below: 10k and 5k at 400 updates per epoch)
+        "first_epoch_gradient_steps": None,
+        "first_epoch_actor_critic_gradient_steps": None,
+        "learning_starts_reward_threshold": 10,
         "imagination_horizon": 15,
-        "unroll_steps": 1,
+        "unroll_steps": 2,  # num_autoregressive_steps: 1 -> 4 + 1 + 1 frames
         "exploration_epsilon": 0.01,
         "lr_warmup_steps": 100,
         "world_model_max_grad_norm": 1.0,
@@ -141,6 +143,7 @@ def test_defaults_are_diamonds_and_explicit_values_win():
     model = DIAMOND("CnnPolicy", RandomFrames(), **small)
     assert (model.batch_size, model.imagination_horizon, model.gradient_steps, model.gamma) == (32, 15, 400, 0.985)
     assert model.sample_weights == (0.1, 0.1, 0.1, 0.7) and model.target_critic_tau is None
+    assert model.first_epoch_steps(400) == (10_000, 5_000) and model.n_final_epochs(100_000) == 50
     explicit = DIAMOND("CnnPolicy", RandomFrames(), gamma=0.9, imagination_horizon=5, **small)
     assert explicit.gamma == 0.9 and explicit.imagination_horizon == 5
 

@@ -4,6 +4,8 @@ for the Hub endpoint (tests/hub_server.py) through ``HF_ENDPOINT``, with its cac
 """
 
 import base64
+import functools
+import inspect
 import io
 import json
 import pickle
@@ -11,6 +13,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import av
 import cv2
 import gymnasium as gym
 import numpy as np
@@ -21,11 +24,21 @@ from hub_server import HubStandIn
 from huggingface_hub import HfApi, constants
 from stable_baselines3 import PPO
 
+import sb3_jedi.evaluation
 from sb3_jedi import DIAMOND, JEDI
 from sb3_jedi.envs import make_atari100k_env
 from sb3_jedi.evaluation import human_normalized_score
-from sb3_jedi.hub import TRUST_REMOTE_CODE_ENV, load_from_hub, push_to_hub
+from sb3_jedi.evaluation.protocol import evaluate_atari100k
+from sb3_jedi.hub import (
+    HF_SB3_TRUST_REMOTE_CODE_ENV,
+    TRUST_REMOTE_CODE_ENV,
+    default_repo_id,
+    load_from_hub,
+    model_zip_name,
+    push_to_hub,
+)
 from sb3_jedi.save_util import InvalidCheckpointError
+from sb3_jedi.video import record_video
 
 # The client's HTTP library deprecates the way the client itself sends LFS uploads; not something these tests control.
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning")
@@ -60,7 +73,7 @@ def _hub_environment(monkeypatch: pytest.MonkeyPatch, server: HubStandIn, hf_hom
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     # LFS files then go through the Hub's LFS batch API (which the stand-in serves) rather than the Xet storage.
     monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
-    for name in ("HF_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE", TRUST_REMOTE_CODE_ENV):
+    for name in ("HF_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE", TRUST_REMOTE_CODE_ENV, HF_SB3_TRUST_REMOTE_CODE_ENV):
         monkeypatch.delenv(name, raising=False)
     # The client read its environment when imported: move every path under the old HF_HOME to the new one.
     old_home = constants.HF_HOME
@@ -117,6 +130,23 @@ def pushed(hub, model):
 
 def _download(repo_id: str, filename: str) -> Path:
     return Path(HfApi().hf_hub_download(repo_id, filename))
+
+
+def _card_metadata(card: str) -> dict:
+    match = re.match(r"^---\n(.*?)\n---\n", card, flags=re.DOTALL)
+    assert match is not None, "the model card has no YAML front matter"
+    return yaml.safe_load(match.group(1))
+
+
+def _protocol_deterministic() -> bool:
+    """The ``deterministic`` default of the Atari100k evaluation protocol (``sb3-jedi evaluate`` on Atari)."""
+    default = inspect.signature(evaluate_atari100k).parameters["deterministic"].default
+    assert isinstance(default, bool)
+    return default
+
+
+# How the model card describes each action selection.
+ACTIONS = {True: "greedy actions", False: "actions sampled from the policy"}
 
 
 def _rollout_actions(model, n_steps: int = 30, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -187,7 +217,9 @@ def test_model_card_metadata_and_usage(hub, pushed):
 
     body = card[match.end() :]
     assert "load_from_hub" in body and "state=state" in body and "episode_start" in body
-    assert TRUST_REMOTE_CODE_ENV in body
+    assert TRUST_REMOTE_CODE_ENV in body and f"{HF_SB3_TRUST_REMOTE_CODE_ENV}=True" in body
+    assert f"| {N_EVAL_EPISODES} ({ACTIONS[results['is_deterministic']]}) |" in body
+    assert "atari100k" not in metadata["tags"]
 
 
 def test_model_card_usage_code_runs(hub, pushed, monkeypatch):
@@ -210,6 +242,11 @@ def test_results_json(hub, pushed, model):
     assert results["episode_rewards"] == pytest.approx(results["episode_lengths"])
     assert results["num_timesteps"] == model.num_timesteps
     assert "human_normalized_score" not in results  # not an Atari game
+    # As huggingface-sb3 writes it, beside our own key: CartPole is scored with greedy actions, as `sb3-jedi evaluate` does.
+    assert results["is_deterministic"] is True
+    assert results["deterministic"] is True
+    assert results["action_selection"] == "greedy"
+    assert results["evaluation_protocol"] == "evaluate_policy"
 
 
 def test_config_json(hub, pushed, model):
@@ -225,24 +262,109 @@ def test_config_json(hub, pushed, model):
     assert config["versions"]["torch"] == th.__version__
 
 
-def test_replay_video_is_readable(hub, pushed):
+def _decode(path: Path) -> tuple[dict, list[np.ndarray]]:
+    """The video stream's codec, pixel format, size and rate, and its frames as RGB arrays, read with PyAV."""
+    with av.open(str(path)) as container:
+        (stream,) = container.streams.video
+        info = {
+            "codec": stream.codec_context.name,
+            "pix_fmt": stream.codec_context.pix_fmt,
+            "size": (stream.codec_context.width, stream.codec_context.height),
+            "rate": stream.average_rate,
+            "frames": stream.frames,
+        }
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+    return info, frames
+
+
+def test_replay_video_is_h264(hub, pushed):
     path = _download(REPO, "replay.mp4")
-    assert path.stat().st_size > 0
+    info, frames = _decode(path)
+    # H.264 in yuv420p: what browsers and the Hub's player play.
+    assert info["codec"] == "h264"
+    assert info["pix_fmt"] == "yuv420p"
+    assert info["frames"] == len(frames) == VIDEO_STEPS
+    # CartPole renders 600x400 RGB frames at 50 fps; a rendered cart is not a blank image.
+    assert info["size"] == (600, 400)
+    assert frames[0].shape == (400, 600, 3)
+    assert info["rate"] == gym.make("CartPole-v1").metadata["render_fps"]
+    assert frames[0].std() > 1
+    # OpenCV reads it too.
     capture = cv2.VideoCapture(str(path))
     try:
-        assert capture.isOpened()
-        frames = []
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            frames.append(frame)
+        assert capture.isOpened() and capture.read()[0]
     finally:
         capture.release()
-    assert len(frames) == VIDEO_STEPS
-    # CartPole renders 600x400 RGB frames; a rendered cart is not a blank image.
-    assert frames[0].shape == (400, 600, 3)
-    assert frames[0].std() > 1
+
+
+class _OddSizedEnv(gym.Env):
+    """Renders (21, 33) RGB frames: red left part, blue right part, a green pixel row whose height tells the step."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self) -> None:
+        self.render_mode = "rgb_array"
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (1,))
+        self.action_space = gym.spaces.Discrete(2)
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(1, dtype=np.float32), 0.0, self.t >= 4, False, {}
+
+    def render(self) -> np.ndarray:
+        frame = np.zeros((21, 33, 3), dtype=np.uint8)
+        frame[:, :16] = (220, 20, 20)
+        frame[:, 16:] = (20, 20, 220)
+        return frame
+
+
+class _ConstantPolicy:
+    def __init__(self) -> None:
+        self.calls: list[bool] = []
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        self.calls.append(deterministic)
+        return np.zeros(len(obs), dtype=np.int64), state
+
+
+def test_record_video_writes_h264_with_even_sizes(tmp_path):
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    env = DummyVecEnv([_OddSizedEnv])
+    policy = _ConstantPolicy()
+    path = tmp_path / "videos" / "odd.mp4"
+    n_steps = 11  # episodes of 4 steps: the recording goes on across resets
+    assert record_video(policy, env, path, n_steps=n_steps, fps=7, deterministic=False) == n_steps
+    assert policy.calls == [False] * n_steps
+    info, frames = _decode(path)
+    assert info["codec"] == "h264" and info["pix_fmt"] == "yuv420p"
+    assert info["frames"] == len(frames) == n_steps
+    assert info["rate"] == 7
+    # 33x21 padded to 34x22 (yuv420p needs even sides), repeating the last column and row.
+    assert info["size"] == (34, 22)
+    frame = frames[n_steps // 2].astype(int)
+    assert frame.shape == (22, 34, 3)
+    # Colours survive the encoding (lossy, so approximately) in RGB order, the padding included.
+    np.testing.assert_allclose(frame[2:-2, 2:12].mean(axis=(0, 1)), (220, 20, 20), atol=25)
+    np.testing.assert_allclose(frame[2:-2, 20:].mean(axis=(0, 1)), (20, 20, 220), atol=25)
+    np.testing.assert_allclose(frame[:, -1].mean(axis=0), (20, 20, 220), atol=25)
+
+
+def test_record_video_checks_its_arguments(tmp_path):
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    env = DummyVecEnv([_OddSizedEnv])
+    with pytest.raises(ValueError, match="n_steps"):
+        record_video(_ConstantPolicy(), env, tmp_path / "a.mp4", n_steps=0)
+    with pytest.raises(ValueError, match="fps"):
+        record_video(_ConstantPolicy(), env, tmp_path / "a.mp4", fps=0)
+    assert not (tmp_path / "a.mp4").exists()
 
 
 def test_push_checks_its_arguments(hub, model):
@@ -250,6 +372,8 @@ def test_push_checks_its_arguments(hub, model):
         push_to_hub(model, "not a/valid/repo", "CartPole-v1", token=TOKEN)
     with pytest.raises(ValueError, match="n_eval_episodes"):
         push_to_hub(model, REPO, "CartPole-v1", n_eval_episodes=0, token=TOKEN)
+    with pytest.raises(ValueError, match="deterministic must be True"):
+        push_to_hub(model, REPO, "CartPole-v1", deterministic="yes", token=TOKEN)
     with pytest.raises(ValueError, match="action space"):
         push_to_hub(model, REPO, "MountainCar-v0", token=TOKEN)
     with pytest.raises(ValueError, match="render_mode='rgb_array'"):
@@ -297,6 +421,33 @@ def test_environment_variable_opts_in(hub, pushed, monkeypatch):
     monkeypatch.setenv(TRUST_REMOTE_CODE_ENV, "0")
     with pytest.raises(ValueError, match="trust_remote_code=True"):
         load_from_hub(REPO)
+
+
+@pytest.mark.parametrize("value", ["True", "1", "true"])
+def test_huggingface_sb3_environment_variable_opts_in(hub, pushed, monkeypatch, value):
+    monkeypatch.setenv(HF_SB3_TRUST_REMOTE_CODE_ENV, value)
+    assert isinstance(load_from_hub(REPO), JEDI)
+
+
+@pytest.mark.parametrize("value", ["False", "0", "false", ""])
+def test_huggingface_sb3_environment_variable_false_refuses(hub, pushed, monkeypatch, value):
+    monkeypatch.setenv(HF_SB3_TRUST_REMOTE_CODE_ENV, value)
+    before = len(hub.requests)
+    with pytest.raises(ValueError, match="trust_remote_code=True") as error:
+        load_from_hub(REPO)
+    assert f"{HF_SB3_TRUST_REMOTE_CODE_ENV}=True" in str(error.value)
+    assert len(hub.requests) == before
+    # Either variable opts in.
+    monkeypatch.setenv(TRUST_REMOTE_CODE_ENV, "yes")
+    assert isinstance(load_from_hub(REPO), JEDI)
+
+
+def test_unreadable_trust_value_is_an_error(hub, pushed, monkeypatch):
+    monkeypatch.setenv(HF_SB3_TRUST_REMOTE_CODE_ENV, "maybe")
+    with pytest.raises(ValueError, match=r"TRUST_REMOTE_CODE='maybe' is not a yes/no value"):
+        load_from_hub(REPO)
+    # An explicit opt-in does not read the environment.
+    assert isinstance(load_from_hub(REPO, trust_remote_code=True), JEDI)
 
 
 def _ppo_zip_with_booby_trap(marker: Path) -> bytes:
@@ -375,21 +526,155 @@ def test_model_methods_push_and_load(hub, model):
 # Atari -------------------------------------------------------------------------------------------------------------
 
 
-def test_atari_push_reports_the_human_normalized_score(hub):
-    # Short games (400 emulator frames = 100 agent steps) keep the evaluation fast.
-    env = make_atari100k_env("Pong", seed=0, training=False, max_episode_frames=400)
-    model = JEDI("CnnPolicy", env, buffer_size=1_000, policy_kwargs=SMALL_CNN, seed=0, device="cpu")
-    push_to_hub(model, "tester/jedi-pong", "ALE/Pong-v5", eval_env=env, n_eval_episodes=1, video_length=4, token=TOKEN)
+# Short games (400 emulator frames = 100 agent steps) keep the Atari evaluations fast.
+SHORT_GAME_FRAMES = 400
+
+
+@pytest.fixture(scope="module")
+def atari_env():
+    env = make_atari100k_env("Pong", seed=0, training=False, max_episode_frames=SHORT_GAME_FRAMES)
+    yield env
+    env.close()
+
+
+@pytest.fixture(scope="module")
+def atari_model(atari_env):
+    return JEDI("CnnPolicy", atari_env, buffer_size=1_000, policy_kwargs=SMALL_CNN, seed=0, device="cpu")
+
+
+@pytest.fixture
+def protocol_calls(monkeypatch):
+    """
+    Spies on the Atari100k protocol's evaluation as the command line and the Hub code import it: records the
+    ``deterministic`` each call gets (defaults applied) and shortens the games.
+    """
+    real = sb3_jedi.evaluation.evaluate_atari100k
+    signature = inspect.signature(real)
+    calls: list[bool] = []
+
+    @functools.wraps(real)
+    def spy(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        calls.append(bound.arguments["deterministic"])
+        bound.arguments["max_episode_frames"] = SHORT_GAME_FRAMES
+        return real(*bound.args, **bound.kwargs)
+
+    monkeypatch.setattr(sb3_jedi.evaluation, "evaluate_atari100k", spy)
+    return calls
+
+
+def test_atari_push_reports_the_human_normalized_score(hub, atari_env, atari_model):
+    push_to_hub(
+        atari_model, "tester/jedi-pong", "ALE/Pong-v5", eval_env=atari_env, n_eval_episodes=1, video_length=4, token=TOKEN
+    )
     files = hub.files("tester/jedi-pong")
     assert "jedi-ALE-Pong-v5.zip" in files
     results = json.loads(files["results.json"])
     assert results["atari_game"] == "Pong"
     assert results["human_normalized_score"] == pytest.approx(human_normalized_score("Pong", results["mean_reward"]))
-    metadata = yaml.safe_load(re.match(r"^---\n(.*?)\n---\n", files["README.md"].decode(), flags=re.DOTALL).group(1))
+    # A given eval_env is scored by evaluate_policy, with the protocol's action selection.
+    assert results["evaluation_protocol"] == "evaluate_policy"
+    assert results["is_deterministic"] is results["deterministic"] is _protocol_deterministic()
+    metadata = _card_metadata(files["README.md"].decode())
     metrics = {m["type"]: m["value"] for m in metadata["model-index"][0]["results"][0]["metrics"]}
     assert metrics["human_normalized_score"] == pytest.approx(results["human_normalized_score"], abs=1e-4)
-    assert "ALE/Pong-v5" in metadata["tags"]
+    assert {"ALE/Pong-v5", "atari100k"} <= set(metadata["tags"])
     assert 'make_atari100k_env("Pong", training=False)' in files["README.md"].decode()
+    info, frames = _decode_bytes(files["replay.mp4"])
+    assert info["codec"] == "h264" and len(frames) == 4
+    # 15 agent steps per second (60 emulator frames, frame skip 4): real time.
+    assert info["rate"] == 15
+
+
+def _decode_bytes(content: bytes) -> tuple[dict, list[np.ndarray]]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "video.mp4"
+        path.write_bytes(content)
+        return _decode(path)
+
+
+def test_atari_push_scores_as_the_cli_evaluates(hub, atari_model, tmp_path, protocol_calls):
+    """The card's score and `sb3-jedi evaluate` use one protocol on Atari: the same action selection, the same games."""
+    from sb3_jedi.cli import main
+
+    model_path = tmp_path / "model.zip"
+    atari_model.save(model_path)
+    cli_json = tmp_path / "evaluate.json"
+    args = ["evaluate", str(model_path), "--env", "Pong", "--episodes", "2", "--device", "cpu", "--json", str(cli_json)]
+    assert main(args) == 0
+    cli = json.loads(cli_json.read_text())
+
+    repo = "tester/jedi-pong-protocol"
+    push_to_hub(atari_model, repo, "Pong", n_eval_episodes=2, video_length=0, token=TOKEN)
+    files = hub.files(repo)
+    results = json.loads(files["results.json"])
+    card = files["README.md"].decode()
+
+    protocol = _protocol_deterministic()
+    # Both ran the protocol's evaluation, with its default action selection (sampled actions, DIAMOND's protocol).
+    assert protocol_calls == [protocol, protocol]
+    assert cli["deterministic"] is protocol
+    assert results["is_deterministic"] is results["deterministic"] is protocol
+    assert results["action_selection"] == ("greedy" if protocol else "sampled")
+    assert results["evaluation_protocol"] == "atari100k" and results["eval_seed"] == 0
+    # Same seed, same model: the same games, episode by episode.
+    assert results["episode_rewards"] == cli["returns"]
+    assert results["human_normalized_score"] == pytest.approx(cli["human_normalized_score"])
+    # The card says which actions the score used, and its usage code uses them too.
+    assert f"| 2 ({ACTIONS[protocol]}) |" in card
+    assert f"deterministic={protocol})" in card
+    assert "sb3-jedi evaluate" in card
+    # The canonical ALE id and the benchmark tag, whichever spelling of the game was given.
+    metadata = _card_metadata(card)
+    assert {"ALE/Pong-v5", "atari100k"} <= set(metadata["tags"])
+    assert "Pong" not in metadata["tags"]
+    assert metadata["model-index"][0]["results"][0]["dataset"]["type"] == "ALE/Pong-v5"
+
+
+def test_atari_push_with_the_other_action_selection(hub, atari_model, protocol_calls):
+    other = not _protocol_deterministic()
+    repo = "tester/jedi-pong-other"
+    push_to_hub(atari_model, repo, "Pong", n_eval_episodes=1, video_length=0, token=TOKEN, deterministic=other)
+    assert protocol_calls == [other]
+    files = hub.files(repo)
+    results = json.loads(files["results.json"])
+    assert results["is_deterministic"] is results["deterministic"] is other
+    assert results["action_selection"] == ("greedy" if other else "sampled")
+    assert f"| 1 ({ACTIONS[other]}) |" in files["README.md"].decode()
+
+
+# Repo names -----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("orga", "algo", "env_id", "expected"),
+    [
+        ("you", "jedi", "CartPole-v1", "you/jedi-CartPole-v1"),
+        ("sb3", "JEDI", "ALE/Pong-v5", "sb3/jedi-ALE-Pong-v5"),
+        ("my-org", "DIAMOND", "Pong", "my-org/diamond-Pong"),
+        ("you", "jedi", "PongNoFrameskip-v4", "you/jedi-PongNoFrameskip-v4"),
+    ],
+)
+def test_default_repo_id(orga, algo, env_id, expected):
+    repo_id = default_repo_id(orga, algo, env_id)
+    assert repo_id == expected
+    # The repo is named as the model zip push_to_hub puts in it.
+    model_class = type(algo.upper(), (), {})
+    assert model_zip_name(model_class(), env_id) == repo_id.split("/")[1] + ".zip"
+
+
+def test_default_repo_id_checks_its_arguments():
+    with pytest.raises(ValueError, match="orga must be a non-empty string"):
+        default_repo_id("", "jedi", "Pong")
+    with pytest.raises(ValueError, match="orga must be a Hub user or organisation"):
+        default_repo_id("you/them", "jedi", "Pong")
+    with pytest.raises(ValueError, match="env_id must be a non-empty string"):
+        default_repo_id("you", "jedi", " ")
+    with pytest.raises(ValueError, match="not a valid Hub repo id"):
+        default_repo_id("you", "jedi", "x" * 120)
 
 
 def test_cli_push_pull_and_evaluate(hub, model, tmp_path, capsys):
@@ -404,8 +689,12 @@ def test_cli_push_pull_and_evaluate(hub, model, tmp_path, capsys):
     pulled = tmp_path / "pulled" / ZIP
     assert pulled.is_file() and str(pulled) in capsys.readouterr().out
     assert (tmp_path / "pulled" / "results.json").is_file()
-    assert main(["evaluate", str(pulled), "--env", "CartPole-v1", "--episodes", "1"]) == 0
+    evaluated = tmp_path / "evaluate.json"
+    assert main(["evaluate", str(pulled), "--env", "CartPole-v1", "--episodes", "1", "--json", str(evaluated)]) == 0
     assert "CartPole-v1: mean return" in capsys.readouterr().out
+    # The same action selection for the card's score and for `sb3-jedi evaluate` (greedy on non-Atari envs).
+    pushed_results = json.loads((tmp_path / "pulled" / "results.json").read_text())
+    assert pushed_results["is_deterministic"] is json.loads(evaluated.read_text())["deterministic"] is True
 
 
 def test_share_on_hub_example(hub, model, tmp_path, capsys):

@@ -235,15 +235,19 @@ def test_cnn_policy_on_a_real_atari_game():
         actor_critic_gradient_steps=1,
         first_epoch_gradient_steps=2,
         first_epoch_actor_critic_gradient_steps=1,
+        learning_starts_max=200,
         batch_size=2,
         buffer_size=1_000,
         seed=0,
     )
-    assert model.policy.world_model.state_shape == (16, 8, 8)
-    model.learn(300)
-    assert model.num_timesteps == 300
+    assert model.policy.world_model.state_shape == (16, 8, 8) and model.unroll_steps == 2
+    model.learn(400)
+    assert model.num_timesteps == 400
     assert model.replay_buffer.observations.dtype == np.uint8
-    assert model._world_model_updates == 3 and model._actor_critic_updates == 2
+    # The initial collection ends at the first epoch boundary past learning_starts (200 steps, learning_starts_max):
+    # as SB3, training follows at once since 200 > 150, then every 100 steps; 5% of 4 epochs rounds to no final epoch.
+    assert model._initial_collection_done and model._random_steps_until == 150
+    assert model._world_model_updates == 2 + 2 and model._actor_critic_updates == 1 + 2
     obs = env.reset()
     actions, _state = model.predict(obs, deterministic=True)
     assert actions.shape == (1,) and env.action_space.contains(int(actions[0]))

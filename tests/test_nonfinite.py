@@ -202,14 +202,17 @@ def test_gradients_are_clipped_per_component():
     norms = model._clip_gradients(policy.world_model_optimizer)
     limits = {"encoder": 1e-4, "denoiser": 1e-4, "decoder": 1e-4, "reward_end": 1e-2}
     assert set(norms) == {f"{name}_grad_norm" for name in limits}
+    # A component's parameters may sit in two groups (with and without weight decay): it is clipped as a whole.
+    components: dict[str, list] = {}
     for group in policy.world_model_optimizer.param_groups:
-        limit = limits[group["name"]]
-        assert norms[f"{group['name']}_grad_norm"] > limit  # the clip had something to do
-        clipped = th.linalg.vector_norm(
-            th.stack([th.linalg.vector_norm(p.grad) for p in group["params"] if p.grad is not None])
-        )
-        # Each group is scaled to its own limit, not by a norm taken over all groups together.
-        assert clipped == pytest.approx(limit, rel=1e-3), group["name"]
+        components.setdefault(group["name"], []).extend(group["params"])
+    assert set(components) == set(limits)
+    for name, params in components.items():
+        limit = limits[name]
+        assert norms[f"{name}_grad_norm"] > limit  # the clip had something to do
+        clipped = th.linalg.vector_norm(th.stack([th.linalg.vector_norm(p.grad) for p in params if p.grad is not None]))
+        # Each component is scaled to its own limit, not by a norm taken over all components together.
+        assert clipped == pytest.approx(limit, rel=1e-3), name
 
 
 def test_max_nonfinite_updates_is_validated():

@@ -96,10 +96,14 @@ def test_padding_frames_are_zero_latents_and_excluded():
     batch = segment_batch(4, 5, pad_first=2)
     states = policy.world_model.encode_segments(batch)
     assert (states[:, :2] == 0).all() and (states[:, 2:].abs().sum(-1) > 0).all()
-    # A segment whose target has no real predecessor contributes nothing (mask), without NaNs.
-    all_padding = segment_batch(4, 5, pad_first=4)
+    # A padded target contributes nothing (mask), without NaNs ...
+    all_padding = segment_batch(4, 5, pad_first=5)
     loss, _ = policy.world_model.denoising_loss(all_padding, policy.world_model.encode_segments(all_padding))
     assert th.isfinite(loss) and loss.item() == 0.0
+    # ... while an episode's first frame is a target like any other, conditioned on padding (DIAMOND's rule)
+    first_frame = segment_batch(4, 5, pad_first=4)
+    loss, _ = policy.world_model.denoising_loss(first_frame, policy.world_model.encode_segments(first_frame))
+    assert th.isfinite(loss) and loss.item() > 0.0
 
 
 def test_encoder_learning_rate_is_scaled():

@@ -245,16 +245,22 @@ class LatentWorldModel(WorldModel):
         # Conditioning latents keep their graph (the encoder learns through them); targets never do.
         cond_source = list(states.unbind(dim=1))
         loss = states.new_zeros(())
+        switched = 0
         for i in range(n_steps):
             cond = th.stack(cond_source[i : i + n], dim=1)
             target = states[:, n + i].detach()
-            valid = batch.mask[:, n + i] & batch.mask[:, n + i - 1]
-            step_loss, denoised = self.denoiser.loss(target, cond, batch.actions[:, i : i + n], mask=valid)
+            # Every real target row counts, an episode's first frame too (its conditioning is padding), as in DIAMOND.
+            step_loss, denoised = self.denoiser.loss(target, cond, batch.actions[:, i : i + n], mask=batch.mask[:, n + i])
             loss = loss + step_loss
             if i + 1 < n_steps and th.rand(()) < self.random_switching_prob:
+                # Random switching (JEDI): the next step conditions on this step's prediction, as it will in imagination.
                 cond_source[n + i] = denoised.detach()
+                switched += 1
         loss = loss / n_steps
-        return loss, {"denoising_loss": loss.item()}
+        logs = {"denoising_loss": loss.item()}
+        if n_steps > 1:
+            logs["switched_steps"] = switched / (n_steps - 1)
+        return loss, logs
 
     def reward_end_loss(self, batch: SegmentBatch, states: th.Tensor) -> tuple[th.Tensor, dict[str, float]]:
         """Cross-entropy of sign(reward) in {-1, 0, 1} and of termination, over the segment's transitions."""

@@ -1,0 +1,114 @@
+"""
+A learning curve of JEDI with its default hyper-parameters on one task and seed: evaluation returns every
+``--eval-every`` env steps, written to a JSON record with the commit, versions, seed, steps and minutes.
+
+    python benchmarks/learning_curve.py --env Acrobot-v1 --seed 0 --steps 30000 --json /tmp/acrobot_0.json
+
+Evaluation: ``--eval-episodes`` episodes with deterministic actions on a separate env seeded ``10_000 + seed``
+(SB3's ``evaluate_policy``). One torch thread (the small MlpPolicy networks gain nothing from more on a CPU).
+"""
+
+import argparse
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+
+from sb3_jedi import JEDI
+from sb3_jedi.run_info import library_versions
+
+
+class CurveCallback(BaseCallback):
+    """Evaluate every ``eval_every`` env steps; training time excludes evaluation time."""
+
+    def __init__(self, env_id: str, seed: int, eval_every: int, n_episodes: int) -> None:
+        super().__init__()
+        self.eval_env = make_vec_env(env_id, n_envs=1, seed=10_000 + seed)
+        self.eval_every = eval_every
+        self.n_episodes = n_episodes
+        self.points: list[dict[str, float]] = []
+        self.eval_seconds = 0.0
+        self.start = time.perf_counter()
+
+    def evaluate(self) -> None:
+        start = time.perf_counter()
+        returns, _ = evaluate_policy(
+            self.model, self.eval_env, n_eval_episodes=self.n_episodes, deterministic=True, return_episode_rewards=True
+        )
+        self.eval_seconds += time.perf_counter() - start
+        minutes = (time.perf_counter() - self.start - self.eval_seconds) / 60
+        point = {
+            "steps": int(self.num_timesteps),
+            "mean": float(np.mean(returns)),
+            "std": float(np.std(returns)),
+            "train_minutes": round(minutes, 2),
+        }
+        self.points.append(point)
+        print(json.dumps(point), flush=True)
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps % self.eval_every == 0:
+            self.evaluate()
+        return True
+
+
+def commit_hash() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+        )
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int, kwargs: dict[str, Any]) -> dict:
+    th.set_num_threads(1)
+    model = JEDI("MlpPolicy", env_id, seed=seed, **kwargs)
+    callback = CurveCallback(env_id, seed, eval_every, eval_episodes)
+    model.learn(steps, callback=callback)
+    if not callback.points or callback.points[-1]["steps"] != model.num_timesteps:
+        callback.evaluate()
+    return {
+        "env": env_id,
+        "policy": "MlpPolicy",
+        "seed": seed,
+        "steps": steps,
+        "hyperparameters": kwargs or "defaults",
+        "eval_episodes": eval_episodes,
+        "curve": callback.points,
+        "final_mean": callback.points[-1]["mean"],
+        "train_minutes": callback.points[-1]["train_minutes"],
+        "commit": commit_hash(),
+        "versions": library_versions(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="CartPole-v1")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=30_000)
+    parser.add_argument("--eval-every", type=int, default=2_500)
+    parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--kwargs", default="{}", help="JSON dict of JEDI keyword arguments (default: none)")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    record = run(args.env, args.seed, args.steps, args.eval_every, args.eval_episodes, json.loads(args.kwargs))
+    text = json.dumps(record, indent=2)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

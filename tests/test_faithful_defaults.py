@@ -1,0 +1,204 @@
+"""
+JEDI and the DIAMOND baseline follow DIAMOND's code by default (eloialonso/diamond: config/trainer.yaml,
+src/trainer.py, src/utils.py), and a run sized by the user keeps its size.
+"""
+
+import time
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+from gymnasium import spaces
+from torch import nn
+
+from sb3_jedi import JEDI
+from sb3_jedi.diamond import DIAMOND
+from sb3_jedi.jedi import ATARI_DEFAULTS, VECTOR_DEFAULTS
+
+
+class RewardingImageEnv(gym.Env):
+    """64x64 RGB noise; reward 1 with probability 0.3 (rewards of both signs' classes), episodes of 40 steps."""
+
+    def __init__(self, size: int = 64, reward_probability: float = 0.3) -> None:
+        self.observation_space = spaces.Box(0, 255, (size, size, 3), np.uint8)
+        self.action_space = spaces.Discrete(3)
+        self.reward_probability = reward_probability
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        self.t += 1
+        reward = float(self.np_random.random() < self.reward_probability)
+        return self.observation_space.sample(), reward, self.t >= 40, False, {}
+
+
+def test_paper_schedule_values():
+    # DIAMOND's config/trainer.yaml, as literals: a change to the defaults must change this test.
+    for defaults in (ATARI_DEFAULTS,):
+        assert defaults["unroll_steps"] == 2  # num_autoregressive_steps: 1 -> 4 + 1 + 1 frames
+        assert defaults["learning_starts"] == 5_000 and defaults["learning_starts_reward_threshold"] == 10
+        assert defaults["buffer_size"] == 100_000 and defaults["sample_weights"] == (0.1, 0.1, 0.1, 0.7)
+    model = JEDI("CnnPolicy", RewardingImageEnv(), buffer_size=1_000)
+    assert model.first_epoch_steps(400) == (10_000, 5_000)
+    assert (model.gradient_steps, model._actor_critic_steps(model.gradient_steps)) == (400, 400)
+    assert model.n_final_epochs(100_000) == 50
+    assert model.unroll_steps == 2 and model.policy.random_switching_prob == 0.5
+    diamond = DIAMOND("CnnPolicy", RewardingImageEnv(), buffer_size=1_000)
+    assert diamond.unroll_steps == 2 and diamond.first_epoch_steps(400) == (10_000, 5_000)
+    assert diamond.n_final_epochs(100_000) == 50
+    assert VECTOR_DEFAULTS["final_epochs"] == 0
+
+
+def test_first_epoch_follows_the_users_sizing():
+    model = JEDI("MlpPolicy", "CartPole-v1", gradient_steps=8, actor_critic_gradient_steps=4)
+    assert model.first_epoch_steps(8) == (200, 50)  # DIAMOND's ratios: 25x and 12.5x
+    explicit = JEDI("MlpPolicy", "CartPole-v1", first_epoch_gradient_steps=7, first_epoch_actor_critic_gradient_steps=3)
+    assert explicit.first_epoch_steps(20) == (7, 3)
+
+
+def test_a_user_sized_cnn_run_keeps_its_size(capsys):
+    # The run a new user tries first: without DIAMOND's ratios its first epoch took 10k + 5k paper-size updates.
+    start = time.perf_counter()
+    model = JEDI(
+        "CnnPolicy",
+        RewardingImageEnv(),
+        learning_starts=64,
+        train_freq=32,
+        gradient_steps=2,
+        batch_size=4,
+        buffer_size=1_000,
+        seed=0,
+        verbose=1,
+    ).learn(96)
+    seconds = time.perf_counter() - start
+    print(f"user-sized CnnPolicy run: {seconds:.1f} s")
+    assert model._world_model_updates == 50 and model._actor_critic_updates == 25
+    # The first epoch reports its progress
+    out = capsys.readouterr().out
+    assert "first epoch: world model: 50/50 updates" in out and "first epoch: actor-critic: 25/25 updates" in out
+
+
+def test_random_switching_conditions_half_the_second_steps_on_a_prediction():
+    model = JEDI("MlpPolicy", "CartPole-v1", learning_starts=300, seed=0)
+    model.learn(300)
+    assert model.unroll_steps == 2
+    th.manual_seed(0)
+    switched = [model.train_world_model(16)["switched_steps"] for _ in range(400)]
+    # Binomial(400, 0.5): standard deviation 0.025, so +-0.1 is 4 sigma
+    assert abs(np.mean(switched) - 0.5) < 0.1
+
+
+def test_initial_collection_waits_for_rewards_of_the_minority_sign():
+    # Rewards of 1 are rare (3%): 10 of them take about 330 steps, more than learning_starts = 100.
+    env = RewardingImageEnv(size=16, reward_probability=0.03)
+    model = JEDI(
+        "CnnPolicy",
+        env,
+        learning_starts=100,
+        learning_starts_max=2_000,
+        train_freq=50,
+        gradient_steps=1,
+        actor_critic_gradient_steps=1,
+        first_epoch_gradient_steps=1,
+        first_epoch_actor_critic_gradient_steps=1,
+        batch_size=2,
+        buffer_size=3_000,
+        policy_kwargs={"use_decoder": False},
+        final_epochs=0,
+        seed=1,
+    )
+    model.learn(1_000)
+    random_steps = model._random_steps_until
+    assert 100 < random_steps < 1_000 and random_steps % 50 == 0
+    assert model._initial_collection_done
+    # The collection ended at the first epoch boundary with >= 10 rewards of 1 ...
+    rewards = model.replay_buffer.rewards[model.replay_buffer.has_action]
+    assert (rewards[:random_steps] > 0).sum() >= 10 and (rewards[: random_steps - 50] > 0).sum() < 10
+    # ... and training began one epoch later (an epoch collected with the agent), one update per epoch
+    assert model._world_model_updates == (1_000 - random_steps) // 50
+
+
+def test_initial_collection_stops_at_its_maximum():
+    env = RewardingImageEnv(size=16, reward_probability=0.0)  # never a reward of another sign
+    model = JEDI(
+        "CnnPolicy",
+        env,
+        learning_starts=100,
+        train_freq=50,
+        gradient_steps=1,
+        actor_critic_gradient_steps=1,
+        first_epoch_gradient_steps=1,
+        first_epoch_actor_critic_gradient_steps=1,
+        batch_size=2,
+        buffer_size=1_000,
+        policy_kwargs={"use_decoder": False},
+        final_epochs=0,
+        seed=0,
+    )
+    model.learn(300)
+    # Random steps up to 2 x learning_starts = 200, then one epoch with the agent, then training: one epoch of 1 + 1
+    assert model._random_steps_until == 200 and model._initial_collection_done
+    assert model._world_model_updates == 1 + 1  # first epoch after 250 steps, then a regular epoch after 300
+
+
+def test_final_epochs_run_once_and_resume(tmp_path):
+    from sb3_jedi.checkpoints import CheckpointCallback, latest_checkpoint, load_checkpoint
+
+    kwargs = dict(
+        learning_starts=100,
+        train_freq=50,
+        gradient_steps=2,
+        actor_critic_gradient_steps=1,
+        first_epoch_gradient_steps=2,
+        first_epoch_actor_critic_gradient_steps=1,
+        batch_size=8,
+        imagination_horizon=3,
+        final_epochs=3,
+        seed=0,
+    )
+    model = JEDI("MlpPolicy", "CartPole-v1", **kwargs)
+    model.learn(200, callback=CheckpointCallback(tmp_path, save_freq=50))
+    # Epochs after 150 and 200 steps, then 3 final epochs of 2 world-model updates
+    assert model._world_model_updates == 2 + 2 + 3 * 2 and model._final_epochs_done == 3
+    # Resuming a finished run repeats nothing
+    resumed = load_checkpoint(latest_checkpoint(tmp_path), env=model.get_env())
+    assert resumed._final_epochs_done == 3
+    resumed.learn(0, reset_num_timesteps=False)
+    assert resumed._world_model_updates == model._world_model_updates
+    # A run stopped before its final epochs does them when resumed
+    resumed._final_epochs_done = 1
+    resumed.learn(0, reset_num_timesteps=False)
+    assert resumed._world_model_updates == model._world_model_updates + 2 * 2
+
+
+def diamond_no_decay(module: nn.Module) -> set[int]:
+    """DIAMOND's configure_opt rule, written from its description: biases, norm and embedding weights take no decay."""
+    no_decay = set()
+    for sub in module.modules():
+        for name, param in sub.named_parameters(recurse=False):
+            if "bias" in name or isinstance(sub, (nn.LayerNorm, nn.GroupNorm, nn.Embedding)):
+                no_decay.add(id(param))
+    return no_decay
+
+
+@pytest.mark.parametrize("policy", ["CnnPolicy", "MlpPolicy"])
+def test_weight_decay_spares_biases_norms_and_embeddings(policy):
+    env = RewardingImageEnv(size=16) if policy == "CnnPolicy" else "CartPole-v1"
+    model = JEDI(policy, env, buffer_size=1_000)
+    for optimizer, module, decay in (
+        (model.policy.world_model_optimizer, model.policy.world_model, 1e-2),
+        (model.policy.actor_critic_optimizer, model.policy.actor_critic, 0.0),
+    ):
+        expected_plain = diamond_no_decay(module)
+        assert expected_plain, "the networks have biases and norms"
+        seen = set()
+        for group in optimizer.param_groups:
+            for param in group["params"]:
+                seen.add(id(param))
+                assert group["weight_decay"] == (0.0 if id(param) in expected_plain else decay)
+        assert seen == {id(p) for p in module.parameters()}
