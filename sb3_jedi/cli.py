@@ -302,6 +302,38 @@ def cmd_enjoy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dream(args: argparse.Namespace) -> int:
+    from sb3_jedi.dream import NoDisplayError, dream, has_display
+
+    if (args.record is None or args.human) and not has_display():
+        what = "--human needs a window and a keyboard" if args.human else "Without --record the dream is shown in a window"
+        raise CommandError(f"{what}, but there is no display (DISPLAY is not set): record it instead with --record dream.mp4.")
+    from sb3_jedi.envs import make_env
+
+    env_id = _env_of_model(Path(args.model), args.env)
+    model = _load(args.model, None, args.device)
+    # The env gives the real frames a dream starts from (a loaded model has an empty replay buffer). Atari games use
+    # the training protocol, the data the world model learnt from.
+    env = make_env(env_id, n_envs=1, seed=args.seed, training=True)
+    policy = "human" if args.human else "random" if args.random else "agent"
+    try:
+        result = dream(
+            model, args.steps, start=env, policy=policy, record=args.record, fps=args.fps, seed=args.seed,
+            display=args.record is None,
+        )  # fmt: skip
+    except NoDisplayError as error:
+        raise CommandError(str(error)) from error
+    finally:
+        env.close()
+    restarts = int(result.starts.sum()) - 1
+    line = (
+        f"Dreamt {len(result)} steps of {env_id} ({policy} actions): predicted reward sum {result.rewards.sum():+g}, "
+        f"{int(result.ends.sum())} predicted episode ends ({restarts} restarts from real frames)"
+    )
+    print(line + (f"; wrote {args.record}" if args.record else ""))
+    return 0
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     from sb3_jedi.hub import push_to_hub
 
@@ -458,6 +490,31 @@ def build_parser() -> argparse.ArgumentParser:
     enjoy.add_argument("--stochastic", action="store_true")
     enjoy.add_argument("--seed", type=int, default=0)
     enjoy.add_argument("--device", default="auto")
+
+    dream = command(
+        "dream",
+        "Let the agent (or random actions, or you) act inside the world model, from real starting frames, and watch or "
+        "record it: frames decoded from imagined states, with the predicted reward and episode end. At a predicted end "
+        "the dream restarts from new real frames.",
+        [
+            "dream runs/jedi_pong_seed0/model.zip --record dream.mp4 --steps 500",
+            "dream model.zip --env Pong --random --record random-dream.mp4 --seed 1",
+            "dream model.zip --env Breakout --human        # play in the world model (needs pygame and a display)",
+        ],
+        cmd_dream,
+    )
+    dream.add_argument("model", help="model zip (JEDI or DIAMOND)")
+    dream.add_argument("--env", default=None, help="env id whose reset frames start the dream (default: from run.json)")
+    dream.add_argument("--steps", type=int, default=1000, help="dream steps (default 1000)")
+    dream.add_argument(
+        "--record", default=None, metavar="VIDEO.mp4", help="write an H.264 MP4 video instead of opening a window"
+    )
+    who = dream.add_mutually_exclusive_group()
+    who.add_argument("--human", action="store_true", help="you act, with the arrow keys and space (pygame window)")
+    who.add_argument("--random", action="store_true", help="uniformly random actions instead of the agent's")
+    dream.add_argument("--fps", type=int, default=15)
+    dream.add_argument("--seed", type=int, default=0)
+    dream.add_argument("--device", default="auto")
 
     push = command(
         "push",

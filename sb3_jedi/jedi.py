@@ -21,7 +21,7 @@ import numpy as np
 import torch as th
 from stable_baselines3.common.base_class import maybe_make_env
 from stable_baselines3.common.buffers import ReplayBuffer
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, ConvertCallback
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
@@ -187,6 +187,10 @@ class JEDI(OffPolicyAlgorithm):
     :param max_nonfinite_updates: an update whose loss or gradient norm is NaN or infinite is skipped (no optimiser
         step) and counted in ``train/nonfinite_updates``; after this many consecutive skipped updates of one component
         (world model or actor-critic) training stops with :class:`NonFiniteError`
+    :param wm_log_interval: every this many epochs, log world-model diagnostics (open-loop prediction error against
+        the copy-last baseline, latent health, held-out reward/termination precision and recall, imagined against real
+        returns, and a real | imagined | difference video in TensorBoard) under ``world_model/...``, and warn if the
+        latents collapse (:class:`~sb3_jedi.callbacks.WorldModelDiagnosticsCallback`); ``None``: off, at no cost
     :param replay_buffer_kwargs: keyword arguments of :class:`~sb3_jedi.buffers.EpisodeReplayBuffer`, e.g.
         ``{"storage_dir": "/scratch/replay"}`` to keep the frames in a memory-mapped file on disk
     :param stats_window_size: window size of the rollout logging (episodes)
@@ -235,6 +239,7 @@ class JEDI(OffPolicyAlgorithm):
         return_normalization: bool | None = None,
         target_critic_tau: float | str | None = "default",
         max_nonfinite_updates: int = 10,
+        wm_log_interval: int | None = 100,
         replay_buffer_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -289,6 +294,7 @@ class JEDI(OffPolicyAlgorithm):
         if self.sample_weights is not None:
             self.sample_weights = tuple(float(w) for w in self.sample_weights)
         self.max_nonfinite_updates = max_nonfinite_updates
+        self.wm_log_interval = wm_log_interval
         self._validate_hyperparameters()
         # Plain JSON values in the saved ``data``: JEDI.load checks them before unpickling anything (save_util.py).
         self.algorithm_name = type(self).__name__
@@ -337,6 +343,7 @@ class JEDI(OffPolicyAlgorithm):
             "target_critic_tau": self.target_critic_tau is None or 0.0 < self.target_critic_tau <= 1.0,
             "termination_oversampling": 0.0 <= self.termination_oversampling <= 1.0,
             "max_nonfinite_updates": self.max_nonfinite_updates >= 1,
+            "wm_log_interval": self.wm_log_interval is None or self.wm_log_interval >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -880,6 +887,7 @@ class JEDI(OffPolicyAlgorithm):
             self._random_steps_until = self.learning_starts
             self._initial_collection_done = False
         self._show_progress = progress_bar
+        callback = self._with_diagnostics(callback)
         total_timesteps, callback = self._setup_learn(
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
         )
@@ -926,6 +934,21 @@ class JEDI(OffPolicyAlgorithm):
         assert isinstance(self.train_freq, TrainFreq)
         epoch_steps = self.train_freq.frequency * self.n_envs
         return round(FINAL_EPOCHS_FRACTION * total_timesteps / max(1, epoch_steps))
+
+    def _with_diagnostics(self, callback: MaybeCallback) -> MaybeCallback:
+        """Add the world-model diagnostics callback when ``wm_log_interval`` is set."""
+        if not self.wm_log_interval:
+            return callback
+        from sb3_jedi.callbacks import WorldModelDiagnosticsCallback  # the callback module imports no algorithm
+
+        diagnostics = WorldModelDiagnosticsCallback(log_interval=self.wm_log_interval)
+        if callback is None:
+            return diagnostics
+        if isinstance(callback, list):
+            return [*callback, diagnostics]
+        if not isinstance(callback, BaseCallback):
+            callback = ConvertCallback(callback)
+        return [callback, diagnostics]
 
     def _train_final_epochs(self, log_interval: int) -> None:
         """DIAMOND's training-only epochs after the last collection, counted so that a resumed run finishes them."""
