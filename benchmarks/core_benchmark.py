@@ -5,7 +5,9 @@ Core benchmark of the JEDI agent: prints a table and writes JSON.
 - parameter count per component at the paper's Atari sizes (paper: about 13.5M in all);
 - the time of one full Atari epoch at paper sizes (100 env steps + 400 world-model + 400 actor-critic updates,
   batch 32), measured on a few updates and scaled, the per-update times reported beside it;
-- ``predict`` latency for one env (goal: under 2 ms on a CPU).
+- ``predict`` latency for one env (goal: under 2 ms on a CPU);
+- the time of one world-model diagnostics measurement at paper sizes, and its share of training time at the default
+  ``wm_log_interval``.
 
     python benchmarks/core_benchmark.py [--device cpu|cuda] [--quick] [--json PATH]
 """
@@ -24,6 +26,7 @@ import torch as th
 
 import sb3_jedi
 from sb3_jedi import JEDI
+from sb3_jedi.callbacks import WorldModelDiagnosticsCallback
 from sb3_jedi.envs import make_atari100k_env
 
 
@@ -108,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         gradient_steps=cnn_updates,
         actor_critic_gradient_steps=cnn_updates,
         batch_size=args.batch_size,
+        # Train right after learning_starts (a throughput measure: no waiting for rewards of the minority sign)
+        learning_starts_reward_threshold=0,
     )
 
     # Paper sizes: a CnnPolicy agent with its default (paper) settings and a filled buffer.
@@ -126,6 +131,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         lambda: [model._sample_collection_actions(0, 1) for _ in range(100)], max(1, repeats // 2), sync=sync
     )
     epoch_s = collect_100_s + 400 * world_model_update_s + 400 * actor_critic_update_s
+
+    # World-model diagnostics (JEDI(wm_log_interval=...)): one measurement, and its share of the training time at the
+    # default interval.
+    diagnostics = WorldModelDiagnosticsCallback(log_interval=model.wm_log_interval)
+    diagnostics.init_callback(model)
+    diagnostics_s = median_seconds(diagnostics.log_diagnostics, max(1, repeats // 2), warmup=0 if args.quick else 1, sync=sync)
+    diagnostics_overhead = diagnostics_s / (model.wm_log_interval * epoch_s)
 
     # predict latency, one env, with state.
     obs = model.env.reset()
@@ -182,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "actor_critic_update_s": actor_critic_update_s,
             "collect_100_env_steps_s": collect_100_s,
             "epoch_s": epoch_s,
+            "world_model_diagnostics_s": diagnostics_s,
+            f"world_model_diagnostics_overhead_every_{model.wm_log_interval}_epochs": diagnostics_overhead,
         },
         "predict_latency_ms": {
             "CnnPolicy_one_env": predict_ms,

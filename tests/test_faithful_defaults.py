@@ -202,3 +202,21 @@ def test_weight_decay_spares_biases_norms_and_embeddings(policy):
                 seen.add(id(param))
                 assert group["weight_decay"] == (0.0 if id(param) in expected_plain else decay)
         assert seen == {id(p) for p in module.parameters()}
+
+
+def test_each_model_draws_its_segments_as_diamond(monkeypatch):
+    model = JEDI("MlpPolicy", "CartPole-v1", learning_starts=200, seed=0)
+    model.learn(200)
+    calls = []
+    sample = model.replay_buffer.sample_segments
+
+    def spy(batch_size, sequence_length, *args, **kwargs):
+        calls.append((sequence_length, kwargs.get("beyond_end", False), kwargs.get("transitions_only", False)))
+        return sample(batch_size, sequence_length, *args, **kwargs)
+
+    monkeypatch.setattr(model.replay_buffer, "sample_segments", spy)
+    model.train_world_model(8)
+    model.train_actor_critic(8)
+    # Denoiser: 4 + 2 frames, padded before the start; reward/end: 4 + 15 frames running past episode ends;
+    # imagination burn-in: 4 frames that all carry an action (never an episode's final frame).
+    assert calls == [(6, False, False), (19, True, False), (4, False, True)]
