@@ -335,10 +335,17 @@ def cmd_dream(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from sb3_jedi.hub import push_to_hub
+    from sb3_jedi.hub import default_repo_id, push_to_hub
 
+    if args.repo_id is None and args.orga is None:
+        raise CommandError("Give the Hub repo with --repo-id USER/NAME, or --orga USER to name it USER/<algo>-<env>.")
     env_id = _env_of_model(Path(args.model), args.env)
     model = _load(args.model, None, args.device)
+    if args.repo_id is None:
+        try:
+            args.repo_id = default_repo_id(args.orga, type(model).__name__, env_id)
+        except ValueError as error:
+            raise CommandError(str(error)) from error
     result = push_to_hub(
         model, args.repo_id, env_id, n_eval_episodes=args.episodes, video_length=args.video_length, token=args.token,
         private=args.private, commit_message=args.message,
@@ -519,11 +526,15 @@ def build_parser() -> argparse.ArgumentParser:
     push = command(
         "push",
         "Evaluate a model, record a replay and push both with a model card to a Hugging Face Hub model repo.",
-        ["push runs/jedi_pong_seed0/model.zip --repo-id you/jedi-Pong --env Pong"],
+        [
+            "push runs/jedi_pong_seed0/model.zip --repo-id you/jedi-Pong --env Pong",
+            "push runs/jedi_pong_seed0/model.zip --orga you --env Pong   # to you/jedi-Pong",
+        ],
         cmd_push,
     )
     push.add_argument("model", help="model zip")
-    push.add_argument("--repo-id", required=True, help="Hub repo, e.g. you/jedi-Pong")
+    push.add_argument("--repo-id", default=None, help="Hub repo, e.g. you/jedi-Pong (or name it with --orga)")
+    push.add_argument("--orga", default=None, help="Hub user or organisation: the repo is ORGA/<algo>-<env>, as rl-zoo3")
     push.add_argument("--env", default=None, help="env id (default: from run.json beside the model)")
     push.add_argument("--episodes", type=int, default=10, help="evaluation episodes for the model card")
     push.add_argument("--video-length", type=int, default=1000, help="steps of the replay video")

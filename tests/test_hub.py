@@ -697,6 +697,20 @@ def test_cli_push_pull_and_evaluate(hub, model, tmp_path, capsys):
     assert pushed_results["is_deterministic"] is json.loads(evaluated.read_text())["deterministic"] is True
 
 
+def test_cli_push_names_the_repo_from_orga(hub, model, tmp_path, capsys):
+    from sb3_jedi.cli import main
+
+    model.save(tmp_path / "model.zip")
+    push = ["push", str(tmp_path / "model.zip"), "--env", "CartPole-v1", "--episodes", "1", "--video-length", "3"]
+    assert main([*push, "--orga", "tester", "--token", TOKEN]) == 0
+    assert "Pushed to tester/jedi-CartPole-v1" in capsys.readouterr().out
+    assert main(["pull", "tester/jedi-CartPole-v1", "--out", str(tmp_path / "pulled")]) == 0
+    assert (tmp_path / "pulled" / "results.json").is_file()
+    # Neither --repo-id nor --orga: a clear error, not a stack trace
+    assert main([*push, "--token", TOKEN]) == 2
+    assert "--orga" in capsys.readouterr().err
+
+
 def test_share_on_hub_example(hub, model, tmp_path, capsys):
     import importlib.util
 
