@@ -93,24 +93,30 @@ def test_random_switching_conditions_half_the_second_steps_on_a_prediction():
     assert abs(np.mean(switched) - 0.5) < 0.1
 
 
+# 100 random steps, then epochs of 50 steps with one update of each kind (the first epoch too), no final epochs.
+ONE_UPDATE_EPOCHS = {
+    "learning_starts": 100,
+    "train_freq": 50,
+    "gradient_steps": 1,
+    "actor_critic_gradient_steps": 1,
+    "first_epoch_gradient_steps": 1,
+    "first_epoch_actor_critic_gradient_steps": 1,
+    "batch_size": 2,
+    "final_epochs": 0,
+    "policy_kwargs": {"use_decoder": False},
+}
+
+
 def test_initial_collection_waits_for_rewards_of_the_minority_sign():
     # Rewards of 1 are rare (3%): 10 of them take about 330 steps, more than learning_starts = 100.
     env = RewardingImageEnv(size=16, reward_probability=0.03)
     model = JEDI(
         "CnnPolicy",
         env,
-        learning_starts=100,
         learning_starts_max=2_000,
-        train_freq=50,
-        gradient_steps=1,
-        actor_critic_gradient_steps=1,
-        first_epoch_gradient_steps=1,
-        first_epoch_actor_critic_gradient_steps=1,
-        batch_size=2,
         buffer_size=3_000,
-        policy_kwargs={"use_decoder": False},
-        final_epochs=0,
         seed=1,
+        **ONE_UPDATE_EPOCHS,
     )
     model.learn(1_000)
     random_steps = model._random_steps_until
@@ -128,17 +134,9 @@ def test_initial_collection_stops_at_its_maximum():
     model = JEDI(
         "CnnPolicy",
         env,
-        learning_starts=100,
-        train_freq=50,
-        gradient_steps=1,
-        actor_critic_gradient_steps=1,
-        first_epoch_gradient_steps=1,
-        first_epoch_actor_critic_gradient_steps=1,
-        batch_size=2,
         buffer_size=1_000,
-        policy_kwargs={"use_decoder": False},
-        final_epochs=0,
         seed=0,
+        **ONE_UPDATE_EPOCHS,
     )
     model.learn(300)
     # Random steps up to 2 x learning_starts = 200, then one epoch with the agent, then training: one epoch of 1 + 1
