@@ -23,6 +23,7 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,11 @@ MODEL_FILE = "model.zip"
 BUFFER_FILE = "replay_buffer.pkl"
 RNG_FILE = "rng_state.pt"
 _MANIFEST_FORMAT = 1
+
+#: Test hook, not an API: if set, :func:`save_checkpoint` calls it with the temporary directory, complete and flushed,
+#: just before renaming it into place (the tests kill a process there to check that a save interrupted at that moment
+#: leaves the previous checkpoint the newest complete one).
+_before_rename: Callable[[Path], None] | None = None
 
 
 def _fsync_tree(directory: Path) -> None:
@@ -177,6 +183,8 @@ def save_checkpoint(
         _fsync_tree(tmp)
         if final.exists():  # same num_timesteps saved twice: replace it
             shutil.rmtree(final)
+        if _before_rename is not None:
+            _before_rename(tmp)
         os.replace(tmp, final)
         _fsync_dir(root)
     except BaseException:

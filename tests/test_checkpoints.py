@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -120,66 +119,60 @@ def test_callback_saves_between_epochs_and_resume_continues_the_run(tmp_path):
     assert latest_checkpoint(tmp_path).name == "checkpoint_000000000500"  # saved on end
 
 
-TRAIN_SCRIPT = textwrap.dedent(
+INTERRUPTED_SAVE_SCRIPT = textwrap.dedent(
     """
+    import os
+    import signal
     import sys
     import torch as th
     th.set_num_threads(1)
-    from sb3_jedi import JEDI
-    from sb3_jedi.checkpoints import CheckpointCallback
-    tiny = {tiny!r}
-    model = JEDI("MlpPolicy", "CartPole-v1", seed=0, **tiny)
-    print("training", flush=True)
-    model.learn(1_000_000, callback=CheckpointCallback(sys.argv[1], save_freq=100, keep_last=2))
+    from sb3_jedi import JEDI, checkpoints
+    model = JEDI("MlpPolicy", "CartPole-v1", seed=0, **{tiny!r}).learn(150)
+    checkpoints.save_checkpoint(model, sys.argv[1])
+    model.learn(50, reset_num_timesteps=False)
+
+    def interrupt(tmp):
+        print(tmp, flush=True)
+        os.kill(os.getpid(), signal.{signal_name})
+
+    checkpoints._before_rename = interrupt
+    checkpoints.save_checkpoint(model, sys.argv[1])
+    print("the save was not interrupted", flush=True)
     """
 )
 
 
-def run_until_checkpoints_then_signal(tmp_path: Path, sig: int) -> Path:
-    script = tmp_path / "train.py"
-    script.write_text(TRAIN_SCRIPT.format(tiny=TINY))
-    save_dir = tmp_path / "checkpoints"
-    process = subprocess.Popen([sys.executable, str(script), str(save_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            latest = latest_checkpoint(save_dir)
-            if latest is not None and int(latest.name.split("_")[1]) >= 300:
-                break
-            if process.poll() is not None:
-                raise AssertionError(f"training exited early: {process.communicate()[1].decode()[-2000:]}")
-            time.sleep(0.1)
-        else:
-            raise AssertionError("no checkpoint within 120 s")
-        time.sleep(0.3)  # land somewhere in the middle of the next epoch (or of a save)
-        process.send_signal(sig)
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode != 0
-    return save_dir
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
-def test_killed_run_resumes_from_last_checkpoint(tmp_path, sig):
-    save_dir = run_until_checkpoints_then_signal(tmp_path, sig)
-    if sig == signal.SIGINT:
-        # KeyboardInterrupt during a save removes the partial directory itself.
-        assert not [p for p in save_dir.iterdir() if p.name.startswith(".tmp-")]
-    latest = latest_checkpoint(save_dir)
-    assert latest is not None
-    steps = json.loads((latest / "manifest.json").read_text())["num_timesteps"]
+def test_run_killed_during_a_save_keeps_the_previous_checkpoint(tmp_path, sig):
+    script = tmp_path / "save.py"
+    script.write_text(INTERRUPTED_SAVE_SCRIPT.format(tiny=TINY, signal_name=sig.name))
+    save_dir = tmp_path / "checkpoints"
+    result = subprocess.run(
+        [sys.executable, str(script), str(save_dir)], capture_output=True, text=True, timeout=120, check=False
+    )
+    # The hook ran (it printed the temporary directory) and the signal ended the process inside save_checkpoint.
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout + result.stderr[-2000:]
+    tmp = Path(lines[0])
+    assert tmp.parent == save_dir and tmp.name.startswith(".tmp-checkpoint_000000000200-")
+    if sig == signal.SIGKILL:
+        assert result.returncode == -signal.SIGKILL
+        # Killed with everything written but not renamed: the complete temporary directory is left behind ...
+        assert (tmp / "manifest.json").is_file() and (tmp / "model.zip").is_file()
+    else:
+        assert result.returncode != 0 and "KeyboardInterrupt" in result.stderr
+        # ... while a KeyboardInterrupt removes it on the way out.
+        assert not tmp.exists()
 
+    # Either way the newest complete checkpoint is the one saved before, and it loads.
+    latest = latest_checkpoint(save_dir)
+    assert latest == save_dir / "checkpoint_000000000150"
+    assert list_checkpoints(save_dir) == [latest]
     model = load_checkpoint(latest, env="CartPole-v1")
-    assert model.num_timesteps == steps
-    assert model.replay_buffer.n_transitions == steps  # nothing lost, nothing duplicated
-    total = steps + 150
-    model.learn(total - model.num_timesteps, reset_num_timesteps=False, callback=CheckpointCallback(save_dir, 100))
-    assert model.num_timesteps == total
-    assert model.replay_buffer.n_transitions == total
-    # The next save cleaned whatever a SIGKILL left half-written; every directory left is a complete checkpoint.
-    leftovers = sorted(os.listdir(save_dir))
-    assert leftovers == [p.name for p in list_checkpoints(save_dir)]
-    assert latest_checkpoint(save_dir).name == f"checkpoint_{total:012d}"
+    assert model.num_timesteps == 150 and model.replay_buffer.n_transitions == 150
+
+    # The next save removes the stale temporary directory: only complete checkpoints are left.
+    model.learn(50, reset_num_timesteps=False)
+    saved = save_checkpoint(model, save_dir)
+    assert sorted(os.listdir(save_dir)) == ["checkpoint_000000000150", "checkpoint_000000000200"]
+    assert latest_checkpoint(save_dir) == saved and load_checkpoint(saved).replay_buffer.n_transitions == 200

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import cv2
 import pytest
 
 from sb3_jedi.cli import LinearSchedule, build_parser, load_hyperparams, main
+from sb3_jedi.evaluation import human_normalized_score
 
 TINY_YAML = """
 CartPole-v1:
@@ -66,7 +68,7 @@ def test_hyperparams_sections_schedules_and_literals(hyperparams_file):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("CartPole-v1:\n  policy_kwargs: \"dict(activation_fn=nn.ReLU)\"\n", "may only hold literals"),
+        ('CartPole-v1:\n  policy_kwargs: "dict(activation_fn=nn.ReLU)"\n', "may only hold literals"),
         ("CartPole-v1:\n  frame_stack: 4\n", "frame_stack not supported"),
         ("Acrobot-v1:\n  gamma: 0.9\n", "no section for 'CartPole-v1'"),
         ("- just\n- a list\n", "must map env ids"),
@@ -104,7 +106,11 @@ def test_train_resume_evaluate_and_record(tmp_path, hyperparams_file, capsys, mo
     assert main(["evaluate", str(run / "model.zip"), "--episodes", "2", "--json", str(result_file)]) == 0
     result = json.loads(result_file.read_text())
     assert result["env_id"] == "CartPole-v1" and result["episodes"] == 2 and len(result["returns"]) == 2
-    assert result["mean_return"] >= 1.0
+    assert result["mean_return"] == sum(result["returns"]) / 2
+    assert result["mean_return"] == result["mean_length"]  # CartPole: +1 per step
+    assert capsys.readouterr().out == (
+        f"CartPole-v1: mean return {result['mean_return']:.2f} +/- {result['std_return']:.2f} over 2 episodes (greedy)\n"
+    )
 
     video = tmp_path / "replay.mp4"
     assert main(["enjoy", str(run / "model.zip"), "--record", str(video), "--steps", "30"]) == 0
@@ -195,8 +201,17 @@ def test_evaluate_an_atari_model_reports_the_human_normalized_score(tmp_path, ca
     # One short-lived game: Pong ends when a side reaches 21, a few hundred agent steps for an untrained agent.
     assert main(["evaluate", str(tmp_path / "pong.zip"), "--env", "Pong", "--episodes", "1", "--json", str(result_file)]) == 0
     result = json.loads(result_file.read_text())
-    assert "(sampled actions)" in capsys.readouterr().out and result["deterministic"] is False
-    assert -21 <= result["mean_return"] <= 21 and result["human_normalized_score"] is not None
+    printed = capsys.readouterr().out
+    match = re.fullmatch(
+        r"Pong: mean return (\S+) \+/- \S+ over 1 episodes, human-normalised score (\S+) \(sampled actions\)\n", printed
+    )
+    assert match is not None, printed
+    assert result["deterministic"] is False
+    # The printed score is the human-normalised score of the printed mean (a Pong score is a whole number).
+    mean, hns = float(match.group(1)), match.group(2)
+    assert mean == result["mean_return"] == result["returns"][0]
+    assert hns == f"{human_normalized_score('Pong', mean):.3f}"
+    assert result["human_normalized_score"] == human_normalized_score("Pong", result["mean_return"])
 
 
 def load_hyperparams_from_text(tmp_path, text, env_id):
