@@ -126,6 +126,9 @@ INTERRUPTED_SAVE_SCRIPT = textwrap.dedent(
     import sys
     import torch as th
     th.set_num_threads(1)
+    # A process started in the background by a shell ignores SIGINT (and Python then installs no KeyboardInterrupt
+    # handler): restore Python's handler so the test does not depend on how pytest was launched.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from sb3_jedi import JEDI, checkpoints
     model = JEDI("MlpPolicy", "CartPole-v1", seed=0, **{tiny!r}).learn(150)
     checkpoints.save_checkpoint(model, sys.argv[1])
