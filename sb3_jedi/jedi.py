@@ -850,6 +850,8 @@ class JEDI(OffPolicyAlgorithm):
             maximum = LEARNING_STARTS_MAX_RATIO * self.learning_starts
         if minority_rewards >= self.learning_starts_reward_threshold or self.num_timesteps >= maximum:
             self._initial_collection_done = True
+            # Training starts after the next collection (SB3: once num_timesteps > learning_starts).
+            self._random_steps_until = min(self._random_steps_until, self.num_timesteps)
             if self.verbose >= 1:
                 print(
                     f"Initial collection: {self.num_timesteps} random steps, rewards -1/0/+1: "
@@ -857,8 +859,11 @@ class JEDI(OffPolicyAlgorithm):
                 )
             return
         assert isinstance(self.train_freq, TrainFreq)
-        epoch_steps = self.train_freq.frequency * self.n_envs if self.train_freq.unit == TrainFrequencyUnit.STEP else 1
-        self._random_steps_until = min(maximum, self.num_timesteps + epoch_steps)
+        if self.train_freq.unit == TrainFrequencyUnit.STEP:
+            self._random_steps_until = min(maximum, self.num_timesteps + self.train_freq.frequency * self.n_envs)
+        else:
+            # Epochs of whole episodes: random actions until the maximum, checked again after every epoch.
+            self._random_steps_until = maximum
 
     def learn(
         self: SelfJEDI,

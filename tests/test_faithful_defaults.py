@@ -218,3 +218,20 @@ def test_each_model_draws_its_segments_as_diamond(monkeypatch):
     # Denoiser: 4 + 2 frames, padded before the start; reward/end: 4 + 15 frames running past episode ends;
     # imagination burn-in: 4 frames that all carry an action (never an episode's final frame).
     assert calls == [(6, False, False), (19, True, False), (4, False, True)]
+
+
+def test_initial_collection_with_epochs_of_whole_episodes():
+    # train_freq in episodes: the random collection goes on episode by episode, then training starts.
+    env = RewardingImageEnv(size=16, reward_probability=0.3)  # 40-step episodes, rewards of both classes at once
+    model = JEDI("CnnPolicy", env, buffer_size=1_000, seed=0, **{**ONE_UPDATE_EPOCHS, "train_freq": (1, "episode")})
+    model.learn(240)
+    # Episodes end at 40, 80, 120 steps: random actions until 100 steps, then enough rewards of 1 are in; as SB3,
+    # training follows every episode that ends past learning_starts: at 120, 160, 200 and 240 steps.
+    assert model._initial_collection_done and model._random_steps_until == 100
+    assert model._world_model_updates == 4
+    # Without rewards of another sign: random episodes until learning_starts_max = 200 steps, then training
+    never = RewardingImageEnv(size=16, reward_probability=0.0)
+    model = JEDI("CnnPolicy", never, buffer_size=1_000, seed=0, **{**ONE_UPDATE_EPOCHS, "train_freq": (1, "episode")})
+    model.learn(240)
+    assert model._initial_collection_done and model._random_steps_until == 200
+    assert model._world_model_updates == 1
