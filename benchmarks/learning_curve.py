@@ -71,6 +71,7 @@ def commit_hash() -> str:
 
 
 def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int, kwargs: dict[str, Any]) -> dict:
+    commit = commit_hash()  # the code that runs: read before training, while the tree may change
     th.set_num_threads(1)
     model = JEDI("MlpPolicy", env_id, seed=seed, **kwargs)
     callback = CurveCallback(env_id, seed, eval_every, eval_episodes)
@@ -87,7 +88,7 @@ def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int,
         "curve": callback.points,
         "final_mean": callback.points[-1]["mean"],
         "train_minutes": callback.points[-1]["train_minutes"],
-        "commit": commit_hash(),
+        "commit": commit,
         "versions": library_versions(),
     }
 
