@@ -670,7 +670,7 @@ class JEDI(OffPolicyAlgorithm):
             batch_size, world_model.n_cond_steps + self.unroll_steps, self._sampling_rng
         )
         # DIAMOND's reward/end segments (n_cond + horizon frames) may run past the episode's end, so that the final
-        # transition, where termination is learnt, is drawn about as often as any other.
+        # transition, where termination is learnt, is drawn about half as often as a mid-episode one (not 1 / 18).
         reward_end_batch = self.replay_buffer.sample_segments(
             batch_size,
             world_model.n_cond_steps + self.imagination_horizon,
