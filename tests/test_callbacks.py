@@ -4,13 +4,13 @@ import csv
 import math
 import warnings
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.logger import configure
 from tiny_settings import TINY
+from toy_envs import MovingBar
 
 from sb3_jedi import JEDI
 from sb3_jedi.actor_critic import ActorCriticNetwork
@@ -53,28 +53,6 @@ SCALAR_KEYS = {
     "diagnostics_seconds",
 }
 FRAME_KEYS = {"open_loop_psnr", "open_loop_psnr_last", "open_loop_recon_psnr"}
-
-
-class MovingBar(gym.Env):
-    """A white column on 16x16 frames, moved left, not at all or right by the action; 15-step episodes, reward for 1."""
-
-    observation_space = spaces.Box(0, 255, (16, 16, 3), np.uint8)
-    action_space = spaces.Discrete(3)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t, self.x = 0, int(self.np_random.integers(16))
-        return self._frame(), {}
-
-    def _frame(self):
-        frame = np.zeros((16, 16, 3), dtype=np.uint8)
-        frame[:, self.x] = 255
-        return frame
-
-    def step(self, action):
-        self.t += 1
-        self.x = (self.x + int(action) - 1) % 16
-        return self._frame(), float(action == 1), self.t >= 15, False, {}
 
 
 def make_model(kind: str, seed: int = 0) -> JEDI:

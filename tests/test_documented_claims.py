@@ -2,15 +2,13 @@
 
 from pathlib import Path
 
-import gymnasium as gym
-import numpy as np
 import pytest
 import torch as th
-from gymnasium import spaces
 from stable_baselines3 import A2C, SAC, TD3
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecTransposeImage
 from tiny_settings import TINY
+from toy_envs import RandomImages
 
 from sb3_jedi import JEDI
 from sb3_jedi.cli import main
@@ -51,19 +49,6 @@ def test_learns_on_a_subproc_vec_env():
         assert actions.shape == (2,) and all(env.action_space.contains(int(a)) for a in actions)
     finally:
         env.close()
-
-
-class RandomImages(gym.Env):
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.observation_space = spaces.Box(0, 255, shape, np.uint8)
-        self.action_space = spaces.Discrete(3)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        return self.observation_space.sample(), {}
-
-    def step(self, action):
-        return self.observation_space.sample(), 0.0, False, False, {}
 
 
 # docs/can-i-use.md: "Images may be channel-first or channel-last with 1, 3 or 4 channels (SB3 transposes channel-last

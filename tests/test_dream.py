@@ -7,9 +7,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
-from gymnasium import spaces
 from gymnasium.error import DependencyNotInstalled
 from tiny_settings import TINY
+from toy_envs import MovingBar
 
 from sb3_jedi import JEDI
 from sb3_jedi.cli import build_parser, main
@@ -32,33 +32,6 @@ TINY_CNN = {
 }
 # 16x16 frames are upscaled 16x to 256x256, with a 40-pixel caption band below.
 VIDEO_SIZE = (256, 296)
-
-
-class MovingBar(gym.Env):
-    """A white column on 16x16 frames, moved left, not at all or right by the action; 15-step episodes."""
-
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
-    observation_space = spaces.Box(0, 255, (16, 16, 3), np.uint8)
-    action_space = spaces.Discrete(3)
-
-    def __init__(self, render_mode: str | None = None) -> None:
-        self.render_mode = render_mode
-        self.t, self.x = 0, 0
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t, self.x = 0, int(self.np_random.integers(16))
-        return self.render(), {}
-
-    def render(self):
-        frame = np.zeros((16, 16, 3), dtype=np.uint8)
-        frame[:, self.x] = 255
-        return frame
-
-    def step(self, action):
-        self.t += 1
-        self.x = (self.x + int(action) - 1) % 16
-        return self.render(), float(action == 1), self.t >= 15, False, {}
 
 
 if ENV_ID not in gym.registry:

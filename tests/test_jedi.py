@@ -11,6 +11,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from tiny_settings import TINY
+from toy_envs import RandomImages
 
 from sb3_jedi import JEDI
 from sb3_jedi.buffers import EpisodeReplayBuffer
@@ -186,19 +187,6 @@ def test_two_envs_learn_and_evaluate_policy_runs_end_to_end():
     assert (mean, std) == (np.mean(returns), np.std(returns))
 
 
-class _ImageEnv(gym.Env):
-    def __init__(self, size: int, channels: int = 3) -> None:
-        self.observation_space = spaces.Box(0, 255, (size, size, channels), np.uint8)
-        self.action_space = spaces.Discrete(3)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        return self.observation_space.sample(), {}
-
-    def step(self, action):
-        return self.observation_space.sample(), 0.0, False, False, {}
-
-
 class _SpacesEnv(gym.Env):
     def __init__(self, observation_space, action_space) -> None:
         self.observation_space, self.action_space = observation_space, action_space
@@ -217,7 +205,7 @@ class _SpacesEnv(gym.Env):
         ("MlpPolicy", _SpacesEnv(spaces.Box(-1, 1, (4,)), spaces.MultiDiscrete([2, 3])), "Discrete"),
         ("MlpPolicy", _SpacesEnv(spaces.Dict({"a": spaces.Box(-1, 1, (4,))}), spaces.Discrete(2)), "Dict"),
         ("CnnPolicy", "CartPole-v1", "MlpPolicy for vector"),
-        ("CnnPolicy", _ImageEnv(60), "multiples of 8"),
+        ("CnnPolicy", RandomImages((60, 60, 3)), "multiples of 8"),
         ("NoSuchPolicy", "CartPole-v1", "Unknown policy"),
     ],
 )
@@ -264,7 +252,7 @@ def test_cnn_policy_on_a_real_atari_game():
 
 def test_cnn_policy_defaults_are_the_papers_numbers():
     # Literal values from the paper and DIAMOND (not ATARI_DEFAULTS itself): a changed default fails here.
-    model = JEDI("CnnPolicy", _ImageEnv(64), buffer_size=1_000)
+    model = JEDI("CnnPolicy", RandomImages((64, 64, 3)), buffer_size=1_000)
     policy = model.policy
     assert model.learning_rate == 1e-4 and model.lr_schedule(1.0) == 1e-4
     assert model.learning_starts == 5_000
