@@ -30,6 +30,21 @@ __all__ = ["EpisodeReplayBuffer", "ReplayMemoryWarning", "SegmentBatch", "availa
 METADATA_BYTES_PER_ROW = 8 + 4 + 1 + 1 + 1 + 8 + 8 + 8 + 8 + 8
 
 
+# The per-row arrays besides the observations, with the value of a row that holds nothing.
+ROW_METADATA_FILL: dict[str, int | float | bool] = {
+    "actions": 0,
+    "rewards": 0.0,
+    "terminated": False,
+    "truncated": False,
+    "has_action": False,
+    "prev": -1,
+    "next": -1,
+    "episode_ids": -1,
+    "env_ids": -1,
+    "insertion_index": -1,
+}
+
+
 class ReplayMemoryWarning(UserWarning):
     """The replay buffer will not fit in the memory (or disk space) available."""
 
@@ -333,18 +348,7 @@ class EpisodeReplayBuffer:
         """Add rows at the end of the (not yet wrapped) arrays: a tenth more, at least ``2 * n_envs``."""
         old = len(self.actions)
         extra = max(old // 10, 2 * self.n_envs)
-        for name, fill in (
-            ("actions", 0),
-            ("rewards", 0.0),
-            ("terminated", False),
-            ("truncated", False),
-            ("has_action", False),
-            ("prev", -1),
-            ("next", -1),
-            ("episode_ids", -1),
-            ("env_ids", -1),
-            ("insertion_index", -1),
-        ):
+        for name, fill in ROW_METADATA_FILL.items():
             array = getattr(self, name)
             setattr(self, name, np.concatenate((array, np.full(extra, fill, dtype=array.dtype))))
         frames = self.observations
@@ -386,16 +390,7 @@ class EpisodeReplayBuffer:
         """Size of the stored arrays, in bytes (the observations included when they are kept on disk)."""
         arrays = (
             self.observations,
-            self.actions,
-            self.rewards,
-            self.terminated,
-            self.truncated,
-            self.has_action,
-            self.prev,
-            self.next,
-            self.episode_ids,
-            self.env_ids,
-            self.insertion_index,
+            *(getattr(self, name) for name in ROW_METADATA_FILL),
             self.open_rows,
             self.open_episode_ids,
         )
