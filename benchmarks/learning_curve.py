@@ -44,11 +44,16 @@ class CurveCallback(BaseCallback):
         )
         self.eval_seconds += time.perf_counter() - start
         minutes = (time.perf_counter() - self.start - self.eval_seconds) / 60
+        # What the agent met while training: how many episodes it finished and how the last ones went (e.g. whether
+        # a sparse goal was ever reached), next to what its deterministic policy does.
+        recent = [info["r"] for info in list(self.model.ep_info_buffer)[-10:]]
         point = {
             "steps": int(self.num_timesteps),
             "mean": float(np.mean(returns)),
             "std": float(np.std(returns)),
             "train_minutes": round(minutes, 2),
+            "train_episodes": int(self.model._episode_num),
+            "train_return_last_10": float(np.mean(recent)) if recent else None,
         }
         self.points.append(point)
         print(json.dumps(point), flush=True)

@@ -166,9 +166,10 @@ def imagined_and_real_returns(
     (:func:`~sb3_jedi.imagination.imagine`). The real return is the sum of the next ``horizon`` real rewards of the
     segment, those of rows ``n - 1 .. n + horizon - 2``: rewards of the *behaviour policy* that collected the data (the
     actor of that time, with its exploration, or random actions during the initial collection), not of the current
-    actor acting in imagination. Both are sums of reward signs, the quantity the reward model predicts and the agent
-    maximises, undiscounted; the imagined sum stops at the first imagined termination (weighted by the probability of
-    still running when ends are expected values) and the real one at the episode's termination.
+    actor acting in imagination. Both are sums of what the reward model predicts and the agent maximises (reward signs
+    for the sign reward head, rewards for the symlog two-hot head), undiscounted; the imagined sum stops at the first
+    imagined termination (weighted by the probability of still running when ends are expected values) and the real one
+    at the episode's termination.
 
     Only segments whose real future is known for the whole window count: every transition taken, or the episode
     terminated inside it (a truncated or still-open episode says nothing of what came next).
@@ -194,7 +195,8 @@ def imagined_and_real_returns(
     counted = (acted | terminated_before).all(dim=1)
     if not bool(counted.any()):
         return {}
-    real = th.where(acted, batch.rewards[:, window].sign(), 0.0).sum(dim=1)[counted]
+    # The real rewards as the reward model learns them: their signs for the sign head, themselves otherwise.
+    real = th.where(acted, world_model.reward_target(batch.rewards[:, window]), 0.0).sum(dim=1)[counted]
     context = SegmentBatch._make(tensor[counted, :n] for tensor in batch)
     with th.no_grad():
         trajectory = imagine(world_model, actor_critic, context, horizon, sample_reward_end=sample_reward_end)

@@ -140,24 +140,47 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower()
 
 
+def _make_run_env(env_id: str, pixels: int | None, n_envs: int, seed: int, training: bool) -> Any:
+    """The env of a run: ``make_pixel_env`` when the run learns from rendered frames (``--pixels``), else ``make_env``."""
+    from sb3_jedi.envs import make_env, make_pixel_env
+
+    if pixels is not None:
+        return make_pixel_env(env_id, size=pixels, n_envs=n_envs, seed=seed)
+    return make_env(env_id, n_envs=n_envs, seed=seed, training=training)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from sb3_jedi.checkpoints import CheckpointCallback, latest_checkpoint, load_checkpoint
-    from sb3_jedi.envs import make_env
+    from sb3_jedi.presets import PRESET_POLICIES, get_preset
     from sb3_jedi.registry import get_algorithm
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise CommandError(f"--threads must be at least 1, got {args.threads}.")
+        import torch as th
+
+        th.set_num_threads(args.threads)
     algorithm = get_algorithm(args.algo)
     hyperparams = load_hyperparams(args.hyperparams, args.env) if args.hyperparams else {}
     # The run's own keys leave the section; what remains are the algorithm's arguments. Command-line values win.
     n_timesteps, policy, n_envs = (hyperparams.pop(key, None) for key in _RUN_KEYS)
+    # The file's values override the preset's (each key as a whole, policy_kwargs included).
+    preset = get_preset(args.preset) if args.preset else {}
+    hyperparams = {**preset, **hyperparams}
     steps = args.steps or int(float(n_timesteps or 100_000))
     n_envs = args.n_envs or int(n_envs or 1)
     policy = args.policy or policy
 
     out = Path(args.out or Path("runs") / f"{args.algo.lower()}_{_slug(args.env)}_seed{args.seed}")
     checkpoint_dir = out / "checkpoints"
-    env = make_env(args.env, n_envs=n_envs, seed=args.seed, training=True)
+    env = _make_run_env(args.env, args.pixels, n_envs=n_envs, seed=args.seed, training=True)
     if policy is None:
         policy = "CnnPolicy" if len(env.observation_space.shape or ()) == 3 else "MlpPolicy"
+    if args.preset and policy != PRESET_POLICIES[args.preset]:
+        message = f"The {args.preset!r} preset is for {PRESET_POLICIES[args.preset]}, but this run uses {policy}"
+        if policy == "MlpPolicy" and args.pixels is None:
+            message += f" ({args.env} gives vector observations): add --pixels 64 to learn from its rendered frames"
+        raise CommandError(message + ".")
 
     latest = latest_checkpoint(checkpoint_dir)
     if latest is not None and not args.resume:
@@ -180,8 +203,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     run_info = {
         "env_id": args.env, "algo": algorithm.__name__, "policy": policy if isinstance(policy, str) else repr(policy),
-        "seed": args.seed, "n_envs": n_envs, "total_timesteps": steps, "hyperparams": jsonable(hyperparams),
-        "versions": library_versions(),
+        "seed": args.seed, "n_envs": n_envs, "pixels": args.pixels, "preset": args.preset, "total_timesteps": steps,
+        "hyperparams": jsonable(hyperparams), "versions": library_versions(),
     }  # fmt: skip
     (out / "run.json").write_text(json.dumps(run_info, indent=2))
 
@@ -208,13 +231,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_record(model_path: Path) -> dict[str, Any]:
+    run_file = model_path.parent / "run.json"
+    return json.loads(run_file.read_text()) if run_file.is_file() else {}
+
+
 def _env_of_model(model_path: Path, env_id: str | None) -> str:
     if env_id:
         return env_id
-    run_file = model_path.parent / "run.json"
-    if run_file.is_file():
-        return json.loads(run_file.read_text())["env_id"]
+    record = _run_record(model_path)
+    if "env_id" in record:
+        return record["env_id"]
     raise CommandError(f"Which env? Pass --env (no run.json next to {model_path} records it).")
+
+
+def _pixels_of_model(model_path: Path, pixels: int | None) -> int | None:
+    """The frame size of a model that learnt from rendered frames: ``--pixels``, else its run.json's, else None."""
+    return pixels if pixels is not None else _run_record(model_path).get("pixels")
 
 
 def _load(model_path: str, env: Any, device: str) -> Any:
@@ -227,7 +260,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
     from stable_baselines3.common.evaluation import evaluate_policy
 
-    from sb3_jedi.envs import atari_game_or_none, make_env
+    from sb3_jedi.envs import atari_game_or_none
 
     env_id = _env_of_model(Path(args.model), args.env)
     game = atari_game_or_none(env_id)
@@ -242,7 +275,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         returns, lengths = np.asarray(evaluation.episode_scores, dtype=float), evaluation.episode_lengths
         result["human_normalized_score"] = evaluation.hns
     else:
-        env = make_env(env_id, n_envs=1, seed=args.seed, training=False)
+        env = _make_run_env(env_id, _pixels_of_model(Path(args.model), args.pixels), n_envs=1, seed=args.seed, training=False)
         model = _load(args.model, env, args.device)
         episode_returns, lengths = evaluate_policy(
             model, env, n_eval_episodes=args.episodes, deterministic=deterministic, return_episode_rewards=True
@@ -271,10 +304,11 @@ def cmd_enjoy(args: argparse.Namespace) -> int:
     from sb3_jedi.envs import atari_game_or_none, make_atari100k_single_env, make_env
 
     env_id = _env_of_model(Path(args.model), args.env)
+    pixels = _pixels_of_model(Path(args.model), args.pixels)
     if args.record:
         from sb3_jedi.video import record_video
 
-        env = make_env(env_id, n_envs=1, seed=args.seed, training=False)
+        env = _make_run_env(env_id, pixels, n_envs=1, seed=args.seed, training=False)
         model = _load(args.model, env, args.device)
         frames = record_video(model, env, args.record, n_steps=args.steps, fps=args.fps, deterministic=not args.stochastic)
         print(f"Recorded {frames} frames to {args.record}")
@@ -282,6 +316,8 @@ def cmd_enjoy(args: argparse.Namespace) -> int:
 
     from stable_baselines3.common.vec_env import DummyVecEnv
 
+    if pixels is not None:
+        raise CommandError("A model that learnt from rendered frames plays off-screen: record it with --record replay.mp4.")
     game = atari_game_or_none(env_id)
     if game is not None:
         env = DummyVecEnv([lambda: make_atari100k_single_env(game, seed=args.seed, training=False, render_mode="human")])
@@ -308,13 +344,11 @@ def cmd_dream(args: argparse.Namespace) -> int:
     if (args.record is None or args.human) and not has_display():
         what = "--human needs a window and a keyboard" if args.human else "Without --record the dream is shown in a window"
         raise CommandError(f"{what}, but there is no display (DISPLAY is not set): record it instead with --record dream.mp4.")
-    from sb3_jedi.envs import make_env
-
     env_id = _env_of_model(Path(args.model), args.env)
     model = _load(args.model, None, args.device)
     # The env gives the real frames a dream starts from (a loaded model has an empty replay buffer). Atari games use
     # the training protocol, the data the world model learnt from.
-    env = make_env(env_id, n_envs=1, seed=args.seed, training=True)
+    env = _make_run_env(env_id, _pixels_of_model(Path(args.model), args.pixels), n_envs=1, seed=args.seed, training=True)
     policy = "human" if args.human else "random" if args.random else "agent"
     try:
         result = dream(
@@ -340,15 +374,18 @@ def cmd_push(args: argparse.Namespace) -> int:
     if args.repo_id is None and args.orga is None:
         raise CommandError("Give the Hub repo with --repo-id USER/NAME, or --orga USER to name it USER/<algo>-<env>.")
     env_id = _env_of_model(Path(args.model), args.env)
+    pixels = _pixels_of_model(Path(args.model), args.pixels)
     model = _load(args.model, None, args.device)
     if args.repo_id is None:
         try:
             args.repo_id = default_repo_id(args.orga, type(model).__name__, env_id)
         except ValueError as error:
             raise CommandError(str(error)) from error
+    # A model that learnt from rendered frames is evaluated and recorded on the same frames.
+    eval_env = None if pixels is None else _make_run_env(env_id, pixels, n_envs=1, seed=0, training=False)
     result = push_to_hub(
-        model, args.repo_id, env_id, n_eval_episodes=args.episodes, video_length=args.video_length, token=args.token,
-        private=args.private, commit_message=args.message,
+        model, args.repo_id, env_id, eval_env=eval_env, n_eval_episodes=args.episodes, video_length=args.video_length,
+        token=args.token, private=args.private, commit_message=args.message,
     )  # fmt: skip
     print(f"Pushed to {args.repo_id}: {result}")
     return 0
@@ -412,8 +449,18 @@ def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {PROGRAM} {line}" for line in lines)
 
 
+_PIXELS_OPTION: dict[str, Any] = {"type": int, "default": None, "metavar": "SIZE"}
+_PIXELS_HELP = (
+    "learn from the env's rendered frames resized to SIZExSIZE RGB (e.g. 64), not from its observations: classic-control "
+    "envs for CnnPolicy (sb3_jedi.envs.make_pixel_env)"
+)
+_PIXELS_OF_MODEL_HELP = "the model learnt from rendered frames of this size (default: as run.json records)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``sb3-jedi`` (exposed for documentation and tests)."""
+    from sb3_jedi.presets import PRESETS
+
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
         description="JEDI, a latent-diffusion world-model agent for Stable-Baselines3: train, evaluate, share, benchmark.",
@@ -440,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
             "train Breakout --hyperparams hyperparams.yml --checkpoint-freq 10000",
             "train Breakout --out runs/breakout --checkpoint-freq 10000 --resume   # continue an interrupted run",
             "train Pong --algo DIAMOND --steps 100000    # the pixel-diffusion baseline",
+            "train CartPole-v1 --pixels 64 --preset cpu --threads 1 --steps 50000   # CartPole from frames, on a CPU",
         ],
         cmd_train,
     )
@@ -450,7 +498,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--n-envs", type=int, default=None, help="parallel envs (default 1)")
     train.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    train.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's); 1 on a CPU shared with other work"
+    )
     train.add_argument("--hyperparams", default=None, help="rl-zoo3-style YAML file of hyper-parameters")
+    train.add_argument(
+        "--preset", default=None, choices=sorted(PRESETS),
+        help="named hyper-parameters (sb3_jedi.presets): 'cpu' sizes CnnPolicy for a CPU; --hyperparams values override it",
+    )  # fmt: skip
+    train.add_argument("--pixels", **_PIXELS_OPTION, help=_PIXELS_HELP)
     train.add_argument("--tensorboard-log", default=None, help="TensorBoard log directory")
     train.add_argument("--out", default=None, help="run directory (default runs/<algo>_<env>_seed<seed>)")
     train.add_argument("--checkpoint-freq", type=int, default=0, help="save a resumable checkpoint every N steps (0: never)")
@@ -472,6 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_evaluate,
     )
     evaluate.add_argument("model", help="model zip")
+    evaluate.add_argument("--pixels", **_PIXELS_OPTION, help=_PIXELS_OF_MODEL_HELP)
     evaluate.add_argument("--env", default=None, help="env id (default: from run.json beside the model)")
     evaluate.add_argument("--episodes", type=int, default=10)
     mode = evaluate.add_mutually_exclusive_group()
@@ -490,6 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_enjoy,
     )
     enjoy.add_argument("model", help="model zip")
+    enjoy.add_argument("--pixels", **_PIXELS_OPTION, help=_PIXELS_OF_MODEL_HELP)
     enjoy.add_argument("--env", default=None, help="env id (default: from run.json beside the model)")
     enjoy.add_argument("--record", default=None, metavar="VIDEO.mp4", help="write an MP4 video instead of opening a window")
     enjoy.add_argument("--steps", type=int, default=1000)
@@ -511,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_dream,
     )
     dream.add_argument("model", help="model zip (JEDI or DIAMOND)")
+    dream.add_argument("--pixels", **_PIXELS_OPTION, help=_PIXELS_OF_MODEL_HELP)
     dream.add_argument("--env", default=None, help="env id whose reset frames start the dream (default: from run.json)")
     dream.add_argument("--steps", type=int, default=1000, help="dream steps (default 1000)")
     dream.add_argument(
@@ -535,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("model", help="model zip")
     push.add_argument("--repo-id", default=None, help="Hub repo, e.g. you/jedi-Pong (or name it with --orga)")
     push.add_argument("--orga", default=None, help="Hub user or organisation: the repo is ORGA/<algo>-<env>, as rl-zoo3")
+    push.add_argument("--pixels", **_PIXELS_OPTION, help=_PIXELS_OF_MODEL_HELP)
     push.add_argument("--env", default=None, help="env id (default: from run.json beside the model)")
     push.add_argument("--episodes", type=int, default=10, help="evaluation episodes for the model card")
     push.add_argument("--video-length", type=int, default=1000, help="steps of the replay video")

@@ -11,6 +11,7 @@ and restores every submodule's train/eval mode afterwards.
 - :func:`latent_health` and :func:`collapse_warnings`: per-dimension spread and effective rank of a batch of latents,
   and warnings when the encoder drifts towards uninformative latents;
 - :func:`reward_end_metrics`: precision and recall of the reward-sign and termination predictions;
+- :func:`open_loop_terminations`: termination rates on imagined against real states (hallucinated episode ends);
 - :func:`video_grid`, :func:`image_grid`, :func:`trajectory_figure`: media for SB3's logger;
 - :func:`world_model_diagnostics` (flat scalars) and :func:`world_model_media` (videos and images) combine them.
 
@@ -54,6 +55,7 @@ __all__ = [
     "latent_health",
     "open_loop_media",
     "open_loop_prediction",
+    "open_loop_terminations",
     "open_loop_valid",
     "reward_end_metrics",
     "trajectory_figure",
@@ -427,7 +429,8 @@ def reward_end_metrics(world_model: WorldModel, batch: SegmentBatch) -> dict[str
     Precision and recall of the reward/termination model on (held-out) segments, from the encoded states, counting
     only real transitions: both rows real (``mask``), the rule of
     :func:`~sb3_jedi.world_model.world_model.reward_end_loss`. Predictions are the most likely classes; the LSTM runs
-    over each segment from a zero state, as in training.
+    over each segment from a zero state, as in training. Whatever the reward head, rewards are scored by their sign (a
+    symlog two-hot head's most likely sign sums the probabilities of the bins of each sign).
 
     :param world_model: the world model
     :param batch: replay segments of at least 2 rows
@@ -442,7 +445,8 @@ def reward_end_metrics(world_model: WorldModel, batch: SegmentBatch) -> dict[str
         reward_logits, end_logits, _ = world_model.predict_reward_end(states[:, :-1], batch.actions[:, :-1], states[:, 1:])
     valid = batch.mask[:, :-1] & batch.mask[:, 1:]
     reward_target = batch.rewards[:, :-1].sign().long().add(1)[valid]
-    reward_predicted = reward_logits.argmax(dim=-1)[valid]
+    # The most likely sign: the class itself for the sign head, the summed bins of each sign for the symlog two-hot one.
+    reward_predicted = world_model.reward_sign_probs(reward_logits).argmax(dim=-1)[valid]
     end_target = batch.terminated[:, :-1].long()[valid]
     end_predicted = end_logits.argmax(dim=-1)[valid]
     metrics = {
@@ -458,6 +462,45 @@ def reward_end_metrics(world_model: WorldModel, batch: SegmentBatch) -> dict[str
     metrics["end_precision"], metrics["end_recall"] = _precision_recall(end_predicted, end_target, 1)
     metrics["end_support"] = float((end_target == 1).sum())
     return metrics
+
+
+def open_loop_terminations(world_model: WorldModel, batch: SegmentBatch, open_loop: dict[str, Any]) -> dict[str, float]:
+    """
+    Terminations along an open-loop rollout: how often the termination model ends an episode on the *imagined* states
+    of :func:`open_loop_prediction`, against the same model on the *real* encoded states of the same steps, and against
+    the terminations stored in the data. A model that predicts well keeps the three close. An imagined rate far above
+    the others means the sampler drifts into states the termination model takes for episode ends: the agent then
+    learns from hallucinated terminations (in a task whose only signal is reaching a goal, it chases them; in one where
+    ending is failure, it fears them), which no precision or recall on real states shows.
+
+    :param world_model: the world model
+    :param batch: the segments of ``open_loop``
+    :param open_loop: the result of :func:`open_loop_prediction` on ``batch``
+    :return: ``open_loop_end_rate`` (mean termination probability on the imagined states), ``open_loop_real_end_rate``
+        (on the real states) and ``data_end_rate`` (stored terminations), over the steps that are real futures of the
+        context (``open_loop["valid"]``); empty when no step is
+    """
+    valid = open_loop["valid"]
+    if not bool(valid.any()):
+        return {}
+    n = world_model.n_cond_steps
+    horizon = valid.shape[1]
+    device = _device_of(world_model)
+    with _evaluating(world_model):
+        batch = _to_device(batch, device)
+        last_context = world_model.encode_segments(batch)[:, n - 1]
+        actions = batch.actions[:, n - 1 : n - 1 + horizon]  # action k leads to predicted row n + k
+        rates = {}
+        for key, states in (
+            ("open_loop_end_rate", open_loop["predicted_states"]),
+            ("open_loop_real_end_rate", open_loop["real_states"]),
+        ):
+            states = states.to(device)
+            previous = th.cat([last_context[:, None], states[:, :-1]], dim=1)
+            _, end_logits, _ = world_model.predict_reward_end(previous, actions, states)
+            rates[key] = float(end_logits.float().softmax(dim=-1)[..., 1].cpu()[valid].double().mean())
+    rates["data_end_rate"] = float(batch.terminated[:, n - 1 : n - 1 + horizon].cpu()[valid].double().mean())
+    return rates
 
 
 # Media -------------------------------------------------------------------------------------------------------------
@@ -609,7 +652,8 @@ def world_model_diagnostics(
       ``mse_ratio``, ``mse_ratio_last`` and, with frames, ``psnr``, ``psnr_last``, ``recon_psnr``);
     - ``latent_<k>`` for ``mean_std``, ``live_fraction``, ``effective_rank``, ``max_rank`` of :func:`latent_health`
       on the states of the batch's real rows (pass the result to :func:`collapse_warnings` with ``prefix="latent_"``);
-    - every entry of :func:`reward_end_metrics`.
+    - every entry of :func:`reward_end_metrics`;
+    - ``open_loop_end_rate``, ``open_loop_real_end_rate`` and ``data_end_rate`` of :func:`open_loop_terminations`.
 
     Entries without data (NaN, e.g. the recall of a reward class absent from the batch) are left out rather than
     logged as NaN.
@@ -628,6 +672,7 @@ def world_model_diagnostics(
     health = latent_health(encoded_states(world_model, batch))
     scalars.update({f"latent_{key}": health[key] for key in _HEALTH_LOGGED})
     scalars.update(reward_end_metrics(world_model, batch if reward_end_batch is None else reward_end_batch))
+    scalars.update(open_loop_terminations(world_model, batch, open_loop))
     return {key: value for key, value in scalars.items() if not math.isnan(value)}
 
 

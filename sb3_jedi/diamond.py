@@ -74,7 +74,8 @@ class DIAMONDPolicy(JEDIPolicy):
       no attention in the stages, conditioning dim 256, conditioned on 4 past frames and actions: DIAMOND's 4.41M
       parameters besides the action embedding (one table per step here: 4.42M in all for 18 actions); EDM with
       sigma_data 0.5 and offset noise 0.3, no soft clamp (sampled frames are quantised to 256 levels instead);
-    - reward/termination model: CNN [32, 32, 32, 32] (2 blocks per stage, action embedding 128) + LSTM 512, head 512;
+    - reward/termination model: CNN [32, 32, 32, 32] (2 blocks per stage, action embedding 128) + LSTM 512, head 512
+      predicting ``sign(r)`` in 3 classes (``reward_head="sign"``);
     - actor-critic: CNN [32, 32, 64, 64] with a 2x max-pool after every stage + LSTM 512.
 
     Takes :class:`~sb3_jedi.policies.JEDIPolicy`'s arguments; those of the encoder and decoder do not apply.
@@ -93,6 +94,8 @@ class DIAMONDPolicy(JEDIPolicy):
         "reward_end_kwargs": {"channels": (32, 32, 32, 32), "depth": 2, "cond_dim": 128, "lstm_dim": 512, "hidden_dim": 512},
         "actor_critic_kwargs": {"channels": (32, 32, 64, 64), "lstm_dim": 512},
     }
+    # DIAMOND predicts the sign of the reward, whatever JEDIPolicy's default.
+    default_reward_head: ClassVar[str] = "sign"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if not kwargs.setdefault("image_observations", True):

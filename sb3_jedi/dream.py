@@ -53,7 +53,6 @@ DREAM_POLICIES = ("agent", "random", "human")
 # Recorded and shown frames are upscaled (nearest neighbour) to at least this height, for readability.
 _MIN_HEIGHT = 256
 _CAPTION_HEIGHT = 40
-_REWARD_CLASSES = (-1.0, 0.0, 1.0)
 
 
 class NoDisplayError(RuntimeError):
@@ -70,7 +69,8 @@ class DreamResult:
     :param frames: (T, H, W, 3) uint8 frames at the model's resolution, without captions: decoded states, or a chart
         of the state when the model has no frames to show
     :param states: (T, *state_shape) float32 imagined world-model states
-    :param rewards: (T,) float32 predicted reward signs in {-1, 0, 1}
+    :param rewards: (T,) float32 sampled predicted rewards: signs in {-1, 0, 1} for the sign reward head, rewards of
+        any size for the symlog two-hot head
     :param ends: (T,) bool predicted episode ends
     :param actions: (T,) int64 actions taken
     :param starts: (T,) bool, True where the step starts from new real frames (the first step, and after each
@@ -277,7 +277,8 @@ def annotate_frame(
     first = f"dream step {step}  action {action}" + ("  (new start)" if start else "")
     cv2.putText(canvas, first, (6, base + 15), font, size, white, 1, cv2.LINE_AA)
     reward_colour = (80, 220, 80) if reward > 0 else (240, 80, 80) if reward < 0 else white
-    cv2.putText(canvas, f"reward {reward:+.0f}", (6, base + 33), font, size, reward_colour, 1, cv2.LINE_AA)
+    # Signs read +1 / +0 / -1; rewards of other sizes keep three significant digits.
+    cv2.putText(canvas, f"reward {reward:+.3g}", (6, base + 33), font, size, reward_colour, 1, cv2.LINE_AA)
     if end:
         cv2.putText(canvas, "EPISODE END", (110, base + 33), font, size, (255, 64, 64), 2, cv2.LINE_AA)
     return canvas
@@ -444,7 +445,6 @@ def dream(
     n_actions = int(model.action_space.n)
     names = _action_names(starts_source.env, n_actions)
     render = _frame_renderer(world_model)
-    reward_classes = th.tensor(_REWARD_CLASSES, device=model.device)
 
     frames: list[np.ndarray] = []
     states: list[np.ndarray] = []
@@ -483,7 +483,7 @@ def dream(
                     current[:, None], action_tensor[:, None], next_state[:, None], reward_end_hidden
                 )
                 # Sampled, as DIAMOND's world-model env and imagination do.
-                reward = float(reward_classes[Categorical(logits=reward_logits[:, 0]).sample()][0])
+                reward = float(world_model.decode_reward(reward_logits[:, 0], sample=True)[0])
                 end = bool(Categorical(logits=end_logits[:, 0]).sample()[0])
 
                 frame = render(next_state)[0]

@@ -29,7 +29,8 @@ class ImaginedTrajectory:
     :param entropies: (B, H)
     :param values: (B, H) critic values of states 0..H-1
     :param last_value: (B,) critic value of state H
-    :param rewards: (B, H) imagined rewards in [-1, 1] (sign of the reward, as DIAMOND)
+    :param rewards: (B, H) imagined rewards: in [-1, 1] for the sign head (the sign of the reward, as DIAMOND), of any
+        size for the symlog two-hot head
     :param ends: (B, H) imagined terminations in {0, 1} (or probabilities when not sampled)
     :param start_hidden: the actor-critic's LSTM state at the start of the imagined part (to replay the states
         through a target critic)
@@ -92,8 +93,8 @@ def imagine(
     :param actor_critic: an :class:`~sb3_jedi.actor_critic.ActorCriticNetwork`
     :param batch: replay segments of ``world_model.n_cond_steps`` frames
     :param horizon: number of imagined steps (paper: 15)
-    :param sample_reward_end: sample the reward class and the termination (DIAMOND); ``False`` uses the expected
-        reward and the termination probability instead (lower variance)
+    :param sample_reward_end: sample the reward class (or bin) and the termination (DIAMOND); ``False`` uses the
+        expected reward and the termination probability instead (lower variance)
     :return: the imagined trajectories
     """
     if horizon < 1:
@@ -101,7 +102,6 @@ def imagine(
     cond_states, cond_actions, hidden, reward_end_hidden = burn_in(world_model, actor_critic, batch)
     start_hidden = hidden
     states, actions, log_probs, entropies, values, rewards, ends = [cond_states[:, -1]], [], [], [], [], [], []
-    reward_classes = th.tensor([-1.0, 0.0, 1.0], device=cond_states.device)
     for _ in range(horizon):
         logits, value, hidden = actor_critic(cond_states[:, -1], hidden)
         distribution = Categorical(logits=logits)
@@ -117,11 +117,10 @@ def imagine(
                 cond_states[:, -1:], action[:, None], next_state[:, None], reward_end_hidden
             )
             reward_logits, end_logits = reward_logits[:, 0], end_logits[:, 0]
+            reward = world_model.decode_reward(reward_logits, sample=sample_reward_end)
             if sample_reward_end:
-                reward = reward_classes[Categorical(logits=reward_logits).sample()]
                 end = Categorical(logits=end_logits).sample().float()
             else:
-                reward = reward_logits.softmax(-1) @ reward_classes
                 end = end_logits.softmax(-1)[:, 1]
             rewards.append(reward)
             ends.append(end)

@@ -42,11 +42,11 @@ from tqdm.auto import tqdm
 from sb3_jedi.actor_critic_loss import actor_critic_loss
 from sb3_jedi.buffers import EpisodeReplayBuffer
 from sb3_jedi.imagination import imagine, replay_values
-from sb3_jedi.policies import CnnPolicy, JEDIPolicy, MlpPolicy, check_spaces
+from sb3_jedi.policies import CnnPolicy, JEDIPolicy, MlpPolicy, check_spaces, fill_saved_policy_kwargs, with_reward_head
 from sb3_jedi.save_util import CHECKPOINT_FORMAT_VERSION, check_jedi_checkpoint
 from sb3_jedi.version import __version__
 
-__all__ = ["ATARI_DEFAULTS", "JEDI", "VECTOR_DEFAULTS", "NonFiniteError", "NonFiniteWarning"]
+__all__ = ["ATARI_DEFAULTS", "JEDI", "VECTOR_DEFAULTS", "NonFiniteError", "NonFiniteWarning", "RewardMagnitudeWarning"]
 
 SelfJEDI = TypeVar("SelfJEDI", bound="JEDI")
 
@@ -128,6 +128,13 @@ class NonFiniteWarning(UserWarning):
     """An update was skipped because its loss or gradients were not finite (warned at most once per epoch)."""
 
 
+class RewardMagnitudeWarning(UserWarning):
+    """
+    The env paid a reward other than -1, 0 or +1 to a model whose reward head predicts only its sign
+    (``reward_head="sign"``, the default of ``CnnPolicy``): warned once per model.
+    """
+
+
 class JEDI(OffPolicyAlgorithm):
     """
     JEDI: Joint Embedding DIffusion world-model agent (Latent End-to-end Diffusion Mitigates Agent-Human Performance
@@ -176,7 +183,9 @@ class JEDI(OffPolicyAlgorithm):
     :param actor_critic_max_grad_norm: gradient-norm clip of the actor-critic (DIAMOND: 100)
     :param sample_weights: recency weights of replay sampling over four age-ordered groups of episodes (DIAMOND:
         [0.1, 0.1, 0.1, 0.7]); ``None`` samples transitions uniformly
-    :param sample_reward_end: sample imagined rewards and terminations (DIAMOND) rather than using their expectation
+    :param sample_reward_end: sample imagined rewards and terminations (DIAMOND) rather than using their expectation.
+        The symlog two-hot reward head always imagines its expected reward (DreamerV3): a sampled bin could come from
+        the distribution's thin tails, rewards far larger than any seen
     :param termination_oversampling: fraction of the reward/termination model's segments placed around a stored
         termination, on top of DIAMOND's sampling, where segments run past episode ends (DIAMOND: 0). Once the
         policy is good, failures become rare in recent data and the termination model forgets them; oversampling
@@ -195,7 +204,12 @@ class JEDI(OffPolicyAlgorithm):
         ``{"storage_dir": "/scratch/replay"}`` to keep the frames in a memory-mapped file on disk
     :param stats_window_size: window size of the rollout logging (episodes)
     :param tensorboard_log: TensorBoard log directory (None: no logging)
-    :param policy_kwargs: keyword arguments of the policy (network sizes, EDM and sampler options)
+    :param policy_kwargs: keyword arguments of the policy (network sizes, EDM and sampler options). The reward head,
+        ``policy_kwargs={"reward_end_kwargs": {"reward_head": ...}}``, is ``"sign"`` for ``CnnPolicy`` (``sign(r)`` in 3
+        classes, the paper's and DIAMOND's choice: Atari rewards count as -1, 0 or +1) and ``"symlog_twohot"`` for
+        ``MlpPolicy`` (DreamerV3's symlog two-hot categorical: imagined rewards keep their size). A sign head that
+        meets other rewards while collecting warns once (:class:`RewardMagnitudeWarning`). The head the policy built
+        is recorded in ``policy_kwargs`` and saved with the model
     :param verbose: 0 no output, 1 info, 2 debug
     :param seed: seed of the pseudo-random generators
     :param device: ``"cpu"``, ``"cuda"`` or ``"auto"``
@@ -304,6 +318,7 @@ class JEDI(OffPolicyAlgorithm):
         self._nonfinite_updates = 0
         self._consecutive_nonfinite = {"world model": 0, "actor-critic": 0}
         self._nonfinite_warned: set[str] = set()
+        self._reward_magnitude_warned = False
 
         self._n_train_calls = 0
         # Initial collection: random steps until this many env steps (grows past learning_starts while rewards of the
@@ -372,16 +387,21 @@ class JEDI(OffPolicyAlgorithm):
             sample_weights=self.sample_weights,
             **self.replay_buffer_kwargs,
         )
+        if self.__dict__.pop("_loading_saved_model", False):
+            # Models saved before the reward head was an option name none: they were trained with the sign head.
+            self.policy_kwargs = fill_saved_policy_kwargs(self.policy_kwargs)
         self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space, self.action_space, self.lr_schedule, **self.policy_kwargs
         )
+        # Saved with the model, so that loading rebuilds this head whatever the policy's default is then.
+        self.policy_kwargs = with_reward_head(self.policy_kwargs, self.policy.reward_end_kwargs["reward_head"])
         self.policy = self.policy.to(self.device)
         self._convert_train_freq()
 
     # Saving ----------------------------------------------------------------------------------------------------
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_last_rnn_state", "_nonfinite_warned"]
+        return [*super()._excluded_save_params(), "_last_rnn_state", "_nonfinite_warned", "_reward_magnitude_warned"]
 
     @classmethod
     def load(  # type: ignore[override]
@@ -418,6 +438,8 @@ class JEDI(OffPolicyAlgorithm):
                 custom_objects=custom_objects,
                 print_system_info=print_system_info,
                 force_reset=force_reset,
+                # Read by _setup_model, which fills in what the policy_kwargs of older files lack.
+                _loading_saved_model=True,
                 **kwargs,
             )
         except ValueError as error:
@@ -573,6 +595,7 @@ class JEDI(OffPolicyAlgorithm):
             reward_ = self._vec_normalize_env.get_original_reward()
         else:
             obs, new_obs_, reward_ = self._last_obs, new_obs, reward
+        self._check_reward_magnitudes(reward_)
         next_obs = np.array(new_obs_, copy=True)
         truncated = np.array([bool(info.get("TimeLimit.truncated", False)) for info in infos]) & dones
         for i, done in enumerate(dones):
@@ -592,6 +615,35 @@ class JEDI(OffPolicyAlgorithm):
         self._last_obs = new_obs
         if self._vec_normalize_env is not None:
             self._last_original_obs = new_obs_
+
+    def _check_reward_magnitudes(self, rewards: np.ndarray) -> None:
+        """Warn once per model when a sign reward head meets (finite) rewards other than -1, 0 and +1."""
+        if self._reward_magnitude_warned or self.policy.world_model.reward_head != "sign":
+            return
+        rewards = np.asarray(rewards, dtype=np.float64)
+        other = np.isfinite(rewards) & ~np.isin(rewards, (-1.0, 0.0, 1.0))
+        if not other.any():
+            return
+        self._reward_magnitude_warned = True
+        if self._env_is_atari():
+            return  # the paper's setting: Atari rewards count by their sign (DIAMOND's reward clipping)
+        warnings.warn(
+            f"The env paid a reward of {rewards[other][0]:g}, but the reward model predicts only the sign of rewards "
+            "(reward_head='sign'): it learns every reward as -1, 0 or +1, so the agent maximises the number of steps "
+            "with positive reward minus those with negative reward, not the return. That is the paper's choice for "
+            "Atari (no warning there); to learn the rewards' sizes pass policy_kwargs={'reward_end_kwargs': {'reward_head': "
+            "'symlog_twohot'}} (MlpPolicy's default).",
+            RewardMagnitudeWarning,
+            stacklevel=2,
+        )
+
+    def _env_is_atari(self) -> bool:
+        """Whether the training env is an ALE game (read from its spec, without importing the env tools)."""
+        try:
+            specs = self.env.get_attr("spec") if self.env is not None else []
+        except (AttributeError, RuntimeError):
+            return False
+        return any(spec is not None and "ale_py" in str(getattr(spec, "entry_point", "")) for spec in specs)
 
     # Training --------------------------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ sb3-contrib's ``RecurrentPPO``.
 """
 
 import copy
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch as th
@@ -28,14 +28,17 @@ from sb3_jedi.world_model.reward_end import RewardEndModel
 from sb3_jedi.world_model.world_model import LatentWorldModel, WorldModel
 
 __all__ = [
+    "SAVED_REWARD_HEAD",
     "WEIGHT_DECAY_MODULES",
     "CnnPolicy",
     "JEDIPolicy",
     "MlpPolicy",
     "RNNStates",
     "check_spaces",
+    "fill_saved_policy_kwargs",
     "no_weight_decay_parameters",
     "split_weight_decay",
+    "with_reward_head",
 ]
 
 # The recurrent state handed back by ``predict``: the actor-critic's LSTM (h, c), each (n_envs, lstm_dim).
@@ -86,6 +89,34 @@ def check_spaces(observation_space: spaces.Space, action_space: spaces.Space, im
             f"MlpPolicy needs flat vector observations, got shape {observation_space.shape}. Use CnnPolicy for images or "
             "flatten the observation (gymnasium.wrappers.FlattenObservation)."
         )
+
+
+# The reward head of models saved before the head was an option: every policy predicted sign(r) then.
+SAVED_REWARD_HEAD = "sign"
+
+
+def with_reward_head(policy_kwargs: dict[str, Any], reward_head: str) -> dict[str, Any]:
+    """
+    A copy of ``policy_kwargs`` whose ``reward_end_kwargs`` name a reward head: ``reward_head`` unless they name one.
+
+    :param policy_kwargs: keyword arguments of a policy (left unchanged)
+    :param reward_head: the head to name where none is
+    :return: the completed copy
+    """
+    reward_end_kwargs = {"reward_head": reward_head, **(policy_kwargs.get("reward_end_kwargs") or {})}
+    return {**policy_kwargs, "reward_end_kwargs": reward_end_kwargs}
+
+
+def fill_saved_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """
+    The ``policy_kwargs`` of a saved model, completed with what models saved by older versions leave out: their reward
+    head, :data:`SAVED_REWARD_HEAD` (``"sign"``), whatever the policy's default is now (``MlpPolicy``'s is
+    ``"symlog_twohot"``), so that the weights they saved fit the networks built for them.
+
+    :param policy_kwargs: the saved keyword arguments of the policy (left unchanged)
+    :return: the completed copy
+    """
+    return with_reward_head(policy_kwargs, SAVED_REWARD_HEAD)
 
 
 # Modules whose weights are decayed (DIAMOND's configure_opt, after minGPT); everything else, and every bias, is not:
@@ -154,7 +185,10 @@ class JEDIPolicy(BasePolicy):
         ``sigma_offset_noise``, ``output_clamp``) and ``sigma_distribution`` as a dict of
         :class:`~sb3_jedi.world_model.diffusion.SigmaDistribution` fields
     :param sampler_kwargs: keyword arguments of :class:`~sb3_jedi.world_model.diffusion.DiffusionSampler`
-    :param reward_end_kwargs: keyword arguments of :class:`~sb3_jedi.world_model.reward_end.RewardEndModel`
+    :param reward_end_kwargs: keyword arguments of :class:`~sb3_jedi.world_model.reward_end.RewardEndModel`;
+        ``reward_head`` defaults to the policy's :attr:`default_reward_head`: ``"sign"`` (3 classes of ``sign(r)``,
+        DIAMOND and the paper) for ``CnnPolicy``, ``"symlog_twohot"`` (DreamerV3's symlog two-hot categorical, which
+        keeps the reward's size) for ``MlpPolicy``
     :param decoder_kwargs: keyword arguments of the visualisation decoder
     :param use_decoder: train a visualisation decoder on stop-gradient latents (it never shapes the encoder)
     :param actor_critic_kwargs: keyword arguments of :class:`~sb3_jedi.actor_critic.ActorCriticNetwork`
@@ -169,6 +203,8 @@ class JEDIPolicy(BasePolicy):
 
     world_model: WorldModel
     actor_critic: ActorCriticNetwork
+    # Reward head when reward_end_kwargs name none: sign(r), DIAMOND's and the paper's choice for (clipped) Atari rewards.
+    default_reward_head: ClassVar[str] = "sign"
 
     def __init__(
         self,
@@ -202,7 +238,8 @@ class JEDIPolicy(BasePolicy):
         self.denoiser_kwargs = dict(denoiser_kwargs or {})
         self.edm_kwargs = dict(edm_kwargs or {})
         self.sampler_kwargs = dict(sampler_kwargs or {})
-        self.reward_end_kwargs = dict(reward_end_kwargs or {})
+        # The head is always named here, so that it is among the saved constructor parameters.
+        self.reward_end_kwargs = {"reward_head": self.default_reward_head, **(reward_end_kwargs or {})}
         self.decoder_kwargs = dict(decoder_kwargs or {})
         self.use_decoder = use_decoder
         self.actor_critic_kwargs = dict(actor_critic_kwargs or {})
@@ -387,7 +424,9 @@ class JEDIPolicy(BasePolicy):
 
 class CnnPolicy(JEDIPolicy):
     """JEDI policy for image observations: convolutional encoder to 16x8x8 latents and a latent U-Net (paper:
-    DIAMOND's U-Net with one 160-channel stage and attention in its 2 middle blocks)."""
+    DIAMOND's U-Net with one 160-channel stage and attention in its 2 middle blocks). The reward model predicts
+    ``sign(r)`` (``reward_head="sign"``, the paper's Atari setting); pass
+    ``reward_end_kwargs={"reward_head": "symlog_twohot"}`` for rewards whose size matters."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("image_observations", True)
@@ -395,7 +434,14 @@ class CnnPolicy(JEDIPolicy):
 
 
 class MlpPolicy(JEDIPolicy):
-    """JEDI policy for vector observations: MLP encoder to a flat latent and an MLP denoiser with adaptive norm."""
+    """JEDI policy for vector observations: MLP encoder to a flat latent and an MLP denoiser with adaptive norm. The
+    reward model predicts the reward's size with DreamerV3's symlog two-hot head (``reward_head="symlog_twohot"``, 255
+    bins over [-20, 20] in symlog space): vector tasks' rewards are seldom only -1, 0 and +1. Pass
+    ``reward_end_kwargs={"reward_head": "sign"}`` for DIAMOND's sign classes."""
+
+    # Not the paper's sign(r): vector tasks pay rewards of many sizes (0.1 per step, 100 at the goal) that the sign
+    # would make equal.
+    default_reward_head: ClassVar[str] = "symlog_twohot"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("image_observations", False)

@@ -19,6 +19,7 @@ from sb3_jedi.diagnostics import (
     latent_health,
     open_loop_media,
     open_loop_prediction,
+    open_loop_terminations,
     reward_end_metrics,
     video_grid,
     world_model_diagnostics,
@@ -328,6 +329,51 @@ def test_combined_scalars_leave_out_metrics_without_data():
     assert scalars["reward_precision_zero"] == pytest.approx(2 / 3)
     assert {"open_loop_latent_mse", "open_loop_mse_ratio", "latent_effective_rank"} <= scalars.keys()
     assert all(isinstance(value, float) and not math.isnan(value) for value in scalars.values())
+
+
+class GoalEndModel(PerfectModel):
+    """Exact dynamics, plus a termination model that ends the episode when the next state's first entry exceeds 1.5."""
+
+    drift = 0.0
+
+    def dynamics(self, cond_states, cond_actions):
+        return shift(cond_states[:, -1], cond_actions[:, -1]) + self.drift
+
+    def predict_reward_end(self, states, actions, next_states, hidden=None):
+        end = F.one_hot((next_states[..., 0] > 1.5).long(), 2).float() * 30
+        return th.zeros(*actions.shape, 3), end, (th.zeros(1), th.zeros(1))
+
+
+class DriftingGoalEndModel(GoalEndModel):
+    """Every imagined state drifts up by 3: the termination model fires on nearly every imagined state."""
+
+    drift = 3.0
+
+
+def test_open_loop_terminations_compare_imagined_real_and_stored_ends():
+    batch = toy_batch(VECTOR_SPACE, batch_size=32, length=N_COND + 4)
+    terminated = batch.terminated.clone()
+    terminated[0, N_COND + 1] = 1.0  # a stored end inside the window of segment 0 (step 2 of 4): rows after it don't count
+    batch = batch._replace(terminated=terminated)
+    # The real rate by hand: the real future rows whose first entry exceeds 1.5, over the rows that are real futures.
+    valid = th.ones(32, 4, dtype=th.bool)
+    valid[0, 3] = False
+    expected_real = float((batch.observations[:, N_COND : N_COND + 4, 0] > 1.5)[valid].double().mean())
+    assert 0.02 < expected_real < 0.5
+
+    exact = GoalEndModel(VECTOR_SPACE)
+    rates = open_loop_terminations(exact, batch, open_loop_prediction(exact, batch, horizon=4))
+    assert rates["open_loop_real_end_rate"] == pytest.approx(expected_real, abs=1e-6)
+    assert rates["open_loop_end_rate"] == pytest.approx(expected_real, abs=1e-6)  # exact dynamics: nothing hallucinated
+    assert rates["data_end_rate"] == pytest.approx(1 / valid.sum().item())
+
+    drifting = DriftingGoalEndModel(VECTOR_SPACE)
+    rates = open_loop_terminations(drifting, batch, open_loop_prediction(drifting, batch, horizon=4))
+    assert rates["open_loop_real_end_rate"] == pytest.approx(expected_real, abs=1e-6)
+    assert rates["open_loop_end_rate"] > 0.9  # the drifted states all look like the goal
+
+    scalars = world_model_diagnostics(drifting, batch, horizon=4)
+    assert scalars["open_loop_end_rate"] > 0.9 and scalars["data_end_rate"] == rates["data_end_rate"]
 
 
 # Media ----------------------------------------------------------------------------------------------------------

@@ -121,7 +121,9 @@ def test_imagination_shapes_and_gradients():
     assert trajectory.states.shape == (5, 7, *latent)
     assert trajectory.actions.shape == trajectory.rewards.shape == trajectory.ends.shape == (5, 6)
     assert trajectory.values.shape == (5, 6) and trajectory.last_value.shape == (5,)
-    assert set(trajectory.rewards.unique().tolist()) <= {-1.0, 0.0, 1.0}
+    # MlpPolicy's symlog two-hot head imagines its expected reward even when sampling: 0 for an untrained head, never
+    # a bin from the thin tails (up to symexp(20) ~ 5e8).
+    assert trajectory.rewards.abs().max() < 1e-3
     assert trajectory.states.abs().max() <= 3.0  # latents stay inside the soft clamp
     (trajectory.log_probs.sum() + trajectory.values.sum()).backward()
     assert all(p.grad is None for p in policy.world_model.parameters())

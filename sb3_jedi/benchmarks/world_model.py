@@ -219,7 +219,7 @@ def _imagine_step(model: JEDI) -> Callable[[], None]:
             reward_logits, end_logits, _ = world_model.predict_reward_end(
                 cond_states[:, -1:], action[:, None], next_state[:, None], reward_end_hidden
             )
-            Categorical(logits=reward_logits[:, 0]).sample()
+            world_model.decode_reward(reward_logits[:, 0], sample=True)
             Categorical(logits=end_logits[:, 0]).sample()
 
     return step
@@ -502,9 +502,7 @@ def run_world_model_benchmark(
     return results
 
 
-def _run(
-    device: str, batch_size: int, quick: bool, repeats: int, warmup: int, say: Callable[[str], None]
-) -> dict[str, Any]:
+def _run(device: str, batch_size: int, quick: bool, repeats: int, warmup: int, say: Callable[[str], None]) -> dict[str, Any]:
     results: dict[str, Any] = {
         "device": _device_name(device),
         "device_type": "cuda" if device.startswith("cuda") else "cpu",

@@ -152,7 +152,7 @@ class PixelWorldModel(WorldModel):
 
     # The reward/termination loss does not depend on what the states are: the latent model's, applied to frames.
     def reward_end_loss(self, batch: SegmentBatch, states: th.Tensor) -> tuple[th.Tensor, dict[str, float]]:
-        """Cross-entropy of sign(reward) and of termination over the segment's transitions (as the latent model)."""
+        """Cross-entropy of the reward head and of termination over the segment's transitions (as the latent model)."""
         return reward_end_loss(self.reward_end_model, batch, states)
 
     def compute_loss(self, denoiser_batch: SegmentBatch, reward_end_batch: SegmentBatch) -> WorldModelLoss:

@@ -4,7 +4,9 @@ Reward / termination model of the world model (JEDI paper, DIAMOND).
 For each transition ``(s_t, a_t, s_{t+1})`` a trunk encodes ``concat(s_t, s_{t+1})`` conditioned on
 ``a_t``; an LSTM runs over time and a head predicts two categorical distributions:
 
-- reward: ``sign(r_t)`` in {-1, 0, 1} mapped to classes {0, 1, 2} (``sign(r) + 1``);
+- reward, by ``reward_head``: ``"sign"``, ``sign(r_t)`` in {-1, 0, 1} mapped to classes {0, 1, 2} (``sign(r) + 1``),
+  DIAMOND's and the paper's choice; or ``"symlog_twohot"``, DreamerV3's categorical over 255 bins evenly spaced in
+  symlog space (:mod:`sb3_jedi.world_model.twohot`), which keeps the size of the reward;
 - end: {0: continue, 1: episode ended}.
 
 States are whatever the world model diffuses: JEDI latents ``(16, 8, 8)``, pixels ``(3, 64, 64)``
@@ -17,14 +19,30 @@ from collections.abc import Sequence
 
 import torch as th
 from torch import nn
+from torch.distributions import Categorical
 from torch.nn import functional as F
 
 from sb3_jedi.world_model.layers import Downsample2d, NormMlp, ResBlock2d, group_norm_groups
+from sb3_jedi.world_model.twohot import decode_symlog_twohot, encode_symlog_twohot, symexp, symlog_bins
 
-__all__ = ["N_END_CLASSES", "N_REWARD_CLASSES", "RewardEndModel", "check_state_shape", "init_lstm"]
+__all__ = [
+    "N_END_CLASSES",
+    "N_REWARD_CLASSES",
+    "REWARD_HEADS",
+    "SIGN_REWARD_VALUES",
+    "RewardEndModel",
+    "check_state_shape",
+    "decode_sign_reward",
+    "init_lstm",
+    "sign_reward_loss",
+]
 
+# Classes of the sign head, sign(r) + 1, and the reward each one stands for.
 N_REWARD_CLASSES = 3
+SIGN_REWARD_VALUES = (-1.0, 0.0, 1.0)
 N_END_CLASSES = 2
+# "sign": 3 classes of sign(r) (DIAMOND, the paper); "symlog_twohot": DreamerV3's 255 bins over [-20, 20] in symlog space.
+REWARD_HEADS = ("sign", "symlog_twohot")
 # Stop downsampling once the feature map is this small: the LSTM input stays C * 4 * 4 or so.
 _MIN_SPATIAL = 4
 # Above this many LSTM inputs the LSTM alone holds >= 4 * 512 * 8192 ~ 17M weights: almost surely a mistake.
@@ -61,6 +79,35 @@ def check_state_shape(state_shape: Sequence[int], owner: str) -> tuple[int, ...]
     return shape
 
 
+def decode_sign_reward(logits: th.Tensor, sample: bool = False) -> th.Tensor:
+    """
+    Rewards from logits over the sign classes ``sign(r) + 1``.
+
+    :param logits: ``(..., 3)`` logits of the classes -1, 0, 1
+    :param sample: sample a class (DIAMOND) rather than take the expected reward
+    :return: ``(...)`` rewards in [-1, 1]; in {-1, 0, 1} when sampled
+    """
+    values = th.tensor(SIGN_REWARD_VALUES, device=logits.device)
+    if sample:
+        return values[Categorical(logits=logits).sample()]
+    return logits.float().softmax(-1) @ values
+
+
+def sign_reward_loss(logits: th.Tensor, rewards: th.Tensor) -> tuple[th.Tensor, dict[str, float]]:
+    """
+    Cross-entropy of ``sign(reward)`` in {-1, 0, 1} (classes ``sign(r) + 1``, DIAMOND).
+
+    :param logits: ``(N, 3)`` logits
+    :param rewards: ``(N,)`` real rewards
+    :return: the loss and its logs (``reward_accuracy``)
+    """
+    target = rewards.sign().long().add(1)
+    loss = F.cross_entropy(logits, target)
+    with th.no_grad():
+        accuracy = (logits.argmax(-1) == target).float().mean().item()
+    return loss, {"reward_accuracy": accuracy}
+
+
 class RewardEndModel(nn.Module):
     """
     Recurrent reward / termination predictor over state transitions (DIAMOND's reward/end model, JEDI paper).
@@ -77,7 +124,17 @@ class RewardEndModel(nn.Module):
     1-D states: ``NormMlp`` over ``concat(s_t, s_{t+1}, emb(a_t))`` with two hidden layers of ``hidden_dim``.
 
     Then ``nn.LSTM(batch_first=True)`` of ``lstm_dim`` units over time and a head
-    ``Linear(lstm_dim, hidden_dim) -> SiLU -> Linear(hidden_dim, 3 + 2)``.
+    ``Linear(lstm_dim, hidden_dim) -> SiLU -> Linear(hidden_dim, n_reward + 2)``.
+
+    Reward heads (``reward_head``):
+
+    - ``"sign"`` (``n_reward = 3``): the classes of ``sign(r)``, DIAMOND's and the paper's choice for Atari, where
+      rewards are clipped to their sign. Rewards of other sizes are learnt as -1, 0 or +1: the agent then maximises
+      the number of rewarded steps, not the return;
+    - ``"symlog_twohot"`` (``n_reward = n_reward_bins``, 255): DreamerV3's categorical over bins evenly spaced in symlog
+      space over [-20, 20], trained with cross-entropy against the two-hot encoding of ``symlog(r)`` and decoded as
+      ``symexp(sum_i p_i b_i)``; it keeps the reward's size (rewards from about 1e-2 to 1e8, not rescaled). As in
+      DreamerV3 the reward outputs start at zero, so the first predictions are 0.
 
     :param state_shape: shape of one state, ``(C, H, W)`` or ``(D,)``
     :param n_actions: number of discrete actions
@@ -86,6 +143,9 @@ class RewardEndModel(nn.Module):
     :param hidden_dim: width of the head's hidden layer and of the MLP trunk (1-D states)
     :param cond_dim: dimension of the action embedding (DIAMOND: 128)
     :param depth: residual blocks per conv stage (DIAMOND: 2)
+    :param reward_head: ``"sign"`` (3 classes of ``sign(r)``, DIAMOND) or ``"symlog_twohot"`` (DreamerV3's symlog
+        two-hot categorical, keeps the reward's size)
+    :param n_reward_bins: bins of the ``"symlog_twohot"`` head (DreamerV3: 255); unused by the sign head
     """
 
     def __init__(
@@ -97,9 +157,28 @@ class RewardEndModel(nn.Module):
         hidden_dim: int = 256,
         cond_dim: int = 128,
         depth: int = 2,
+        reward_head: str = "sign",
+        n_reward_bins: int = 255,
     ) -> None:
         super().__init__()
         self.state_shape = check_state_shape(state_shape, "RewardEndModel")
+        if reward_head not in REWARD_HEADS:
+            raise ValueError(
+                f"Unknown reward_head {reward_head!r}: use one of {list(REWARD_HEADS)} ('sign' predicts sign(r) as DIAMOND, "
+                "'symlog_twohot' the reward's size as DreamerV3)."
+            )
+        self.reward_head = reward_head
+        if reward_head == "sign":
+            self.n_reward_outputs = N_REWARD_CLASSES
+            # Not saved in the state dict: fixed values, and checkpoints of the sign head keep their keys.
+            self.register_buffer("reward_values", th.tensor(SIGN_REWARD_VALUES), persistent=False)
+        else:
+            if n_reward_bins < 2:
+                raise ValueError(f"The symlog_twohot reward head needs n_reward_bins >= 2, got {n_reward_bins}.")
+            self.n_reward_outputs = n_reward_bins
+            # Bin positions in symlog space; a sampled bin b stands for the reward symexp(b).
+            self.register_buffer("reward_bins", symlog_bins(n_reward_bins), persistent=False)
+            self.register_buffer("reward_values", symexp(self.reward_bins), persistent=False)
         if n_actions < 1:
             raise ValueError(f"n_actions must be positive, got {n_actions}.")
         self.n_actions = n_actions
@@ -142,13 +221,74 @@ class RewardEndModel(nn.Module):
         self.lstm = nn.LSTM(features_dim, lstm_dim, batch_first=True)
         init_lstm(self.lstm)
         self.head = nn.Sequential(
-            nn.Linear(lstm_dim, hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, N_REWARD_CLASSES + N_END_CLASSES)
+            nn.Linear(lstm_dim, hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, self.n_reward_outputs + N_END_CLASSES)
         )
+        if reward_head == "symlog_twohot":
+            # DreamerV3 zero-initialises the reward outputs: a uniform distribution over symmetric bins decodes to 0, so
+            # an untrained model imagines no reward rather than a random one of any size.
+            with th.no_grad():
+                self.head[-1].weight[: self.n_reward_outputs].zero_()
+                self.head[-1].bias[: self.n_reward_outputs].zero_()
 
     @property
     def lstm_dim(self) -> int:
         """Number of LSTM units."""
         return self._lstm_dim
+
+    def reward_target(self, rewards: th.Tensor) -> th.Tensor:
+        """
+        What the reward head learns to predict: ``sign(r)`` for the sign head, ``r`` itself for the symlog two-hot head.
+
+        :param rewards: real rewards, any shape
+        :return: the targets, same shape
+        """
+        return rewards.sign() if self.reward_head == "sign" else rewards
+
+    def reward_loss(self, logits: th.Tensor, rewards: th.Tensor) -> tuple[th.Tensor, dict[str, float]]:
+        """
+        Cross-entropy of the reward head: over ``sign(r)`` classes, or against the two-hot encoding of ``symlog(r)``.
+
+        :param logits: ``(N, n_reward_outputs)`` reward logits of real transitions
+        :param rewards: ``(N,)`` their real rewards
+        :return: the loss and its logs (``reward_accuracy`` for the sign head, ``reward_abs_error`` of the decoded
+            expected reward for the symlog two-hot head)
+        """
+        if self.reward_head == "sign":
+            return sign_reward_loss(logits, rewards)
+        target = encode_symlog_twohot(rewards, self.reward_bins)
+        loss = F.cross_entropy(logits.float(), target)
+        with th.no_grad():
+            error = (decode_symlog_twohot(logits, self.reward_bins) - rewards.float()).abs().mean().item()
+        return loss, {"reward_abs_error": error}
+
+    def decode_reward(self, logits: th.Tensor, sample: bool = False) -> th.Tensor:
+        """
+        Rewards from reward logits. The sign head: with ``sample``, a class drawn from the categorical (DIAMOND's
+        imagination), otherwise the expected sign. The symlog two-hot head: always the expected reward, DreamerV3's
+        ``symexp(sum_i p_i b_i)``, even with ``sample``: a sampled bin can come from the distribution's thin tails, which
+        stand for rewards far larger than any seen (up to ``symexp(20)``, about 5e8, from an untrained model), and one
+        such reward would wreck the critic.
+
+        :param logits: ``(..., n_reward_outputs)`` reward logits
+        :param sample: draw the sign head's class rather than take its expectation (no effect on the two-hot head)
+        :return: ``(...)`` rewards
+        """
+        if self.reward_head == "sign":
+            return decode_sign_reward(logits, sample)
+        return decode_symlog_twohot(logits, self.reward_bins)
+
+    def reward_sign_probs(self, logits: th.Tensor) -> th.Tensor:
+        """
+        Probabilities of a negative, zero and positive reward (the sign classes ``sign(r) + 1``), whatever the head.
+
+        :param logits: ``(..., n_reward_outputs)`` reward logits
+        :return: ``(..., 3)`` probabilities
+        """
+        probs = logits.float().softmax(-1)
+        if self.reward_head == "sign":
+            return probs
+        signs = self.reward_values.sign()
+        return th.stack([probs[..., signs < 0].sum(-1), probs[..., signs == 0].sum(-1), probs[..., signs > 0].sum(-1)], -1)
 
     def initial_state(self, batch_size: int, device: th.device | str | None = None) -> tuple[th.Tensor, th.Tensor]:
         """
@@ -186,8 +326,9 @@ class RewardEndModel(nn.Module):
         :param actions: actions ``a_t`` of shape ``(B, T)``, integer indices
         :param next_states: next states ``s_{t+1}`` of shape ``(B, T, *state_shape)``
         :param hidden: LSTM state ``(h, c)``, each ``(1, B, lstm_dim)``, from a previous call; ``None`` starts from zeros
-        :return: reward logits ``(B, T, 3)`` (classes ``sign(r) + 1``), end logits ``(B, T, 2)``
-            (0: continue, 1: end) and the LSTM state after the last step
+        :return: reward logits ``(B, T, n_reward_outputs)`` (sign head: 3 classes ``sign(r) + 1``; symlog two-hot
+            head: one per bin, see :meth:`decode_reward`), end logits ``(B, T, 2)`` (0: continue, 1: end) and the LSTM
+            state after the last step
         """
         expected = self.state_shape
         if states.ndim != 2 + len(expected) or tuple(states.shape[2:]) != expected:
@@ -210,4 +351,4 @@ class RewardEndModel(nn.Module):
         x = self._features(states.flatten(0, 1), actions.flatten(), next_states.flatten(0, 1))
         x, hidden = self.lstm(x.reshape(batch, steps, -1), hidden)
         logits = self.head(x)
-        return logits[..., :N_REWARD_CLASSES], logits[..., N_REWARD_CLASSES:], hidden
+        return logits[..., : self.n_reward_outputs], logits[..., self.n_reward_outputs :], hidden

@@ -8,7 +8,9 @@ reconstruction loss), through the conditioning path only.
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch as th
 from gymnasium import spaces
@@ -18,6 +20,7 @@ from torch.nn import functional as F
 
 from sb3_jedi.buffers import SegmentBatch
 from sb3_jedi.world_model.diffusion import DiffusionSampler, EDMDenoiser
+from sb3_jedi.world_model.reward_end import decode_sign_reward, sign_reward_loss
 
 __all__ = ["LatentWorldModel", "WorldModel", "WorldModelLoss", "preprocess_observations", "reward_end_loss"]
 
@@ -36,14 +39,14 @@ def preprocess_observations(obs: th.Tensor, observation_space: spaces.Space) -> 
     return obs.float()
 
 
-def reward_end_loss(
-    reward_end_model: nn.Module, batch: SegmentBatch, states: th.Tensor
-) -> tuple[th.Tensor, dict[str, float]]:
+def reward_end_loss(reward_end_model: nn.Module, batch: SegmentBatch, states: th.Tensor) -> tuple[th.Tensor, dict[str, float]]:
     """
-    Cross-entropy of sign(reward) in {-1, 0, 1} and of termination over a segment's transitions (DIAMOND; the same for
-    latent and pixel states).
+    Cross-entropy of the reward head (sign(reward) in {-1, 0, 1} as DIAMOND, or the symlog two-hot reward, see
+    :class:`~sb3_jedi.world_model.reward_end.RewardEndModel`) and of termination over a segment's transitions (the same
+    for latent and pixel states).
 
-    :param reward_end_model: the reward/termination model
+    :param reward_end_model: the reward/termination model; one without a ``reward_loss`` method is taken to predict
+        sign classes
     :param batch: replay segments
     :param states: their states ``(B, L, *state_shape)``
     :return: the summed loss and its logs
@@ -53,16 +56,16 @@ def reward_end_loss(
     if not bool(valid.any()):
         zero = reward_logits.sum() * 0.0
         return zero, {"reward_loss": 0.0, "end_loss": 0.0}
-    reward_target = batch.rewards[:, :-1].sign().long().add(1)[valid]
     end_target = batch.terminated[:, :-1].long()[valid]
-    reward_loss = F.cross_entropy(reward_logits[valid], reward_target)
+    reward_loss_fn = getattr(reward_end_model, "reward_loss", sign_reward_loss)
+    reward_loss, reward_logs = reward_loss_fn(reward_logits[valid], batch.rewards[:, :-1][valid])
     end_loss = F.cross_entropy(end_logits[valid], end_target)
     with th.no_grad():
         end_pred = end_logits[valid].argmax(-1)
         logs = {
             "reward_loss": reward_loss.item(),
             "end_loss": end_loss.item(),
-            "reward_accuracy": (reward_logits[valid].argmax(-1) == reward_target).float().mean().item(),
+            **reward_logs,
             "end_accuracy": (end_pred == end_target).float().mean().item(),
         }
         if bool((end_target == 1).any()):
@@ -139,8 +142,51 @@ class WorldModel(nn.Module, ABC):
         hidden: tuple[th.Tensor, th.Tensor] | None = None,
     ) -> tuple[th.Tensor, th.Tensor, tuple[th.Tensor, th.Tensor]]:
         """
-        :return: reward logits (B, T, 3) over sign(reward) in {-1, 0, 1}, termination logits (B, T, 2), LSTM state
+        :return: reward logits (B, T, K) (K = 3 classes of sign(reward) in {-1, 0, 1}, or the bins of another head:
+            read them with :meth:`decode_reward`), termination logits (B, T, 2), LSTM state
         """
+
+    # The reward head: these use the reward/termination model's own methods when it has them (``reward_end_model``, a
+    # RewardEndModel); a world model without them is taken to predict the 3 sign classes.
+
+    def _reward_model_method(self, name: str) -> Callable[..., Any] | None:
+        return getattr(getattr(self, "reward_end_model", None), name, None)
+
+    @property
+    def reward_head(self) -> str:
+        """Kind of reward the reward model predicts: ``"sign"`` (DIAMOND) or ``"symlog_twohot"`` (the reward's size)."""
+        return getattr(getattr(self, "reward_end_model", None), "reward_head", "sign")
+
+    def decode_reward(self, reward_logits: th.Tensor, sample: bool = False) -> th.Tensor:
+        """
+        Rewards from the reward logits of :meth:`predict_reward_end`.
+
+        :param reward_logits: (..., K) reward logits
+        :param sample: draw a class or bin (DIAMOND's imagination) rather than take the expected reward
+        :return: (...) rewards
+        """
+        decode = self._reward_model_method("decode_reward")
+        return decode(reward_logits, sample) if decode is not None else decode_sign_reward(reward_logits, sample)
+
+    def reward_target(self, rewards: th.Tensor) -> th.Tensor:
+        """
+        What the reward model learns to predict from real rewards: ``sign(r)`` for the sign head, ``r`` otherwise.
+
+        :param rewards: real rewards, any shape
+        :return: targets, same shape
+        """
+        target = self._reward_model_method("reward_target")
+        return target(rewards) if target is not None else rewards.sign()
+
+    def reward_sign_probs(self, reward_logits: th.Tensor) -> th.Tensor:
+        """
+        Predicted probabilities of a negative, zero and positive reward (classes ``sign(r) + 1``), whatever the head.
+
+        :param reward_logits: (..., K) reward logits
+        :return: (..., 3) probabilities
+        """
+        probs = self._reward_model_method("reward_sign_probs")
+        return probs(reward_logits) if probs is not None else reward_logits.float().softmax(-1)
 
     @abstractmethod
     def compute_loss(self, denoiser_batch: SegmentBatch, reward_end_batch: SegmentBatch) -> WorldModelLoss:
@@ -263,7 +309,7 @@ class LatentWorldModel(WorldModel):
         return loss, logs
 
     def reward_end_loss(self, batch: SegmentBatch, states: th.Tensor) -> tuple[th.Tensor, dict[str, float]]:
-        """Cross-entropy of sign(reward) in {-1, 0, 1} and of termination, over the segment's transitions."""
+        """Cross-entropy of the reward head and of termination, over the segment's transitions."""
         return reward_end_loss(self.reward_end_model, batch, states)
 
     def decoder_loss(self, batch: SegmentBatch, states: th.Tensor) -> tuple[th.Tensor, dict[str, float]]:
