@@ -3,15 +3,20 @@ A learning curve of JEDI with its default hyper-parameters on one task and seed:
 ``--eval-every`` env steps, written to a JSON record with the commit, versions, seed, steps and minutes.
 
     python benchmarks/learning_curve.py --env Acrobot-v1 --seed 0 --steps 30000 --json /tmp/acrobot_0.json
+    python benchmarks/learning_curve.py --env CartPole-v1 --pixels 64 --preset cpu --steps 50000 --json /tmp/pixel_0.json
 
+``MlpPolicy`` on the env's vector observations, or with ``--pixels SIZE`` ``CnnPolicy`` on its rendered frames
+(:func:`sb3_jedi.envs.make_pixel_env`), optionally with a named preset (:func:`sb3_jedi.presets.get_preset`).
 Evaluation: ``--eval-episodes`` episodes with deterministic actions on a separate env seeded ``10_000 + seed``
-(SB3's ``evaluate_policy``). One torch thread (the small MlpPolicy networks gain nothing from more on a CPU).
+(SB3's ``evaluate_policy``). One torch thread. The record is rewritten after every evaluation (``"complete": false``
+until the run ends), so a run stopped early still leaves its curve so far.
 """
 
 import argparse
 import json
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,7 @@ import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_jedi import JEDI
 from sb3_jedi.run_info import library_versions
@@ -28,9 +34,16 @@ from sb3_jedi.run_info import library_versions
 class CurveCallback(BaseCallback):
     """Evaluate every ``eval_every`` env steps; training time excludes evaluation time."""
 
-    def __init__(self, env_id: str, seed: int, eval_every: int, n_episodes: int) -> None:
+    def __init__(
+        self,
+        eval_env: VecEnv,
+        eval_every: int,
+        n_episodes: int,
+        on_point: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
         super().__init__()
-        self.eval_env = make_vec_env(env_id, n_envs=1, seed=10_000 + seed)
+        self.eval_env = eval_env
+        self.on_point = on_point
         self.eval_every = eval_every
         self.n_episodes = n_episodes
         self.points: list[dict[str, float]] = []
@@ -57,6 +70,8 @@ class CurveCallback(BaseCallback):
         }
         self.points.append(point)
         print(json.dumps(point), flush=True)
+        if self.on_point is not None:
+            self.on_point(self.points)
 
     def _on_step(self) -> bool:
         if self.num_timesteps % self.eval_every == 0:
@@ -76,27 +91,69 @@ def commit_hash() -> str:
         return "unknown"
 
 
-def run(env_id: str, seed: int, steps: int, eval_every: int, eval_episodes: int, kwargs: dict[str, Any]) -> dict:
+def make_envs(env_id: str, seed: int, pixels: int | None) -> tuple[VecEnv, VecEnv]:
+    """The training env and the evaluation env (seeded ``10_000 + seed``): vectors, or frames of ``pixels`` pixels."""
+    if pixels is None:
+        return make_vec_env(env_id, n_envs=1, seed=seed), make_vec_env(env_id, n_envs=1, seed=10_000 + seed)
+    from sb3_jedi.envs import make_pixel_env
+
+    return make_pixel_env(env_id, size=pixels, seed=seed), make_pixel_env(env_id, size=pixels, seed=10_000 + seed)
+
+
+def run(
+    env_id: str,
+    seed: int,
+    steps: int,
+    eval_every: int,
+    eval_episodes: int,
+    kwargs: dict[str, Any],
+    pixels: int | None = None,
+    preset: str | None = None,
+    out: Path | None = None,
+) -> dict:
     commit = commit_hash()  # the code that runs: read before training, while the tree may change
     th.set_num_threads(1)
-    model = JEDI("MlpPolicy", env_id, seed=seed, **kwargs)
-    callback = CurveCallback(env_id, seed, eval_every, eval_episodes)
+    policy = "MlpPolicy" if pixels is None else "CnnPolicy"
+    settings: dict[str, Any] = dict(kwargs)
+    if preset is not None:
+        from sb3_jedi.presets import get_preset
+
+        settings = {**get_preset(preset), **kwargs}
+    env, eval_env = make_envs(env_id, seed, pixels)
+    model = JEDI(policy, env, seed=seed, **settings)
+    header = {
+        "env": env_id,
+        "policy": policy,
+        "pixels": pixels,
+        "seed": seed,
+        "steps": steps,
+        "preset": preset,
+        "hyperparameters": kwargs or "defaults",
+        "eval_episodes": eval_episodes,
+    }
+
+    def record(points: list[dict[str, Any]], complete: bool) -> dict[str, Any]:
+        return {
+            **header,
+            "curve": points,
+            "final_mean": points[-1]["mean"],
+            "train_minutes": points[-1]["train_minutes"],
+            "complete": complete,
+            "commit": commit,
+            "versions": library_versions(),
+        }
+
+    def write(points: list[dict[str, Any]], complete: bool = False) -> None:
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(record(points, complete), indent=2) + "\n")
+
+    callback = CurveCallback(eval_env, eval_every, eval_episodes, on_point=write)
     model.learn(steps, callback=callback)
     if not callback.points or callback.points[-1]["steps"] != model.num_timesteps:
         callback.evaluate()
-    return {
-        "env": env_id,
-        "policy": "MlpPolicy",
-        "seed": seed,
-        "steps": steps,
-        "hyperparameters": kwargs or "defaults",
-        "eval_episodes": eval_episodes,
-        "curve": callback.points,
-        "final_mean": callback.points[-1]["mean"],
-        "train_minutes": callback.points[-1]["train_minutes"],
-        "commit": commit,
-        "versions": library_versions(),
-    }
+    write(callback.points, complete=True)
+    return record(callback.points, complete=True)
 
 
 def main() -> None:
@@ -107,14 +164,22 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=2_500)
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--kwargs", default="{}", help="JSON dict of JEDI keyword arguments (default: none)")
+    parser.add_argument("--pixels", type=int, default=None, help="learn from SIZE x SIZE frames with CnnPolicy")
+    parser.add_argument("--preset", default=None, help="a named preset of sb3_jedi.presets (e.g. cpu)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    record = run(args.env, args.seed, args.steps, args.eval_every, args.eval_episodes, json.loads(args.kwargs))
-    text = json.dumps(record, indent=2)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
-    print(text)
+    record = run(
+        args.env,
+        args.seed,
+        args.steps,
+        args.eval_every,
+        args.eval_episodes,
+        json.loads(args.kwargs),
+        pixels=args.pixels,
+        preset=args.preset,
+        out=args.json,
+    )
+    print(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ class Task:
     steps: int
     goal: float
     seeds: tuple[int, ...] = (0, 1, 2)
+    pixels: int | None = None  # CnnPolicy on SIZE x SIZE rendered frames (sb3_jedi.envs.make_pixel_env)
+    preset: str | None = None  # a named preset of sb3_jedi.presets
 
     def record_path(self, seed: int) -> Path:
         return RECORDS / f"{self.env_id}_{self.policy}_seed{seed}.json"
@@ -50,6 +52,7 @@ class Task:
 TASKS: dict[str, Task] = {
     "CartPole-v1": Task("CartPole-v1", "MlpPolicy", 30_000, goal=475.0),
     "Acrobot-v1": Task("Acrobot-v1", "MlpPolicy", 30_000, goal=-100.0),
+    "CartPole-v1 from pixels": Task("CartPole-v1", "CnnPolicy", 50_000, goal=475.0, pixels=64, preset="cpu"),
 }
 
 
@@ -70,6 +73,8 @@ def run_all(task_names: list[str], seeds: list[int] | None, jobs: int, force: bo
             str(HERE / "learning_curve.py"),
             *("--env", task.env_id, "--seed", str(seed), "--steps", str(task.steps)),
             *("--json", str(task.record_path(seed))),
+            *(("--pixels", str(task.pixels)) if task.pixels is not None else ()),
+            *(("--preset", task.preset) if task.preset is not None else ()),
         ]
         print("running:", " ".join(command), flush=True)
         running.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
@@ -89,6 +94,8 @@ def summarise_run(record: dict[str, Any], goal: float) -> dict[str, Any]:
     return {
         "seed": record["seed"],
         "steps": record["steps"],
+        "steps_done": curve[-1]["steps"],
+        "complete": record.get("complete", True),
         "final_mean": record["final_mean"],
         "final_std": curve[-1]["std"],
         "train_minutes": record["train_minutes"],
@@ -115,6 +122,8 @@ def collect() -> dict[str, Any]:
             "steps": task.steps,
             "goal": task.goal,
             "planned_seeds": list(task.seeds),
+            "pixels": task.pixels,
+            "preset": task.preset,
             "runs": runs,
             "summary": [summarise_run(run, task.goal) for run in runs],
         }
@@ -141,8 +150,9 @@ def render_table(results: dict[str, Any]) -> str:
         for run in task["summary"]:
             first = "never" if run["first_step_at_goal"] is None else f"{run['first_step_at_goal']:,}"
             lowest = "-" if run["lowest_after_goal"] is None else _format_number(run["lowest_after_goal"])
+            steps = f"{run['steps']:,}" if run["complete"] else f"{run['steps_done']:,} of {run['steps']:,} (stopped)"
             lines.append(
-                f"| {name} (goal {_format_number(task['goal'])}) | {run['seed']} | {run['steps']:,} "
+                f"| {name} (goal {_format_number(task['goal'])}) | {run['seed']} | {steps} "
                 f"| {_format_number(run['final_mean'])} +- {_format_number(run['final_std'])} | {first} | {lowest} "
                 f"| {run['train_minutes']:.1f} | `{run['commit'][:7]}` | {_format_hyperparameters(run['hyperparameters'])} |"
             )
@@ -184,7 +194,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
             means = [point["mean"] for point in run["curve"]]
             ax.plot(steps, means, marker="o", markersize=3, label=f"seed {run['seed']} ({run['commit'][:7]})")
         ax.axhline(task["goal"], color="grey", linestyle="--", linewidth=1, label="goal")
-        ax.set_title(f"{name}, JEDI {task['policy']}")
+        preset = f", {task['preset']} preset" if task["preset"] else ""
+        ax.set_title(f"{name}, JEDI {task['policy']}{preset}", fontsize=9)
         ax.set_xlabel("env steps")
         ax.set_ylabel("mean return (10 deterministic episodes)")
         ax.legend(fontsize=7)
