@@ -7,7 +7,7 @@ real actions, the termination rate on imagined states with the rate on the real 
     python benchmarks/imagined_terminations.py --env Acrobot-v1 --random-steps 10000 --action-repeat 4 --updates 800 3000
 
 Random actions are held for ``--action-repeat`` steps, so that a sparse goal (Acrobot's) is reached now and then.
-Writes ``benchmarks/results/imagined_terminations_<env>.json`` (with the commit, settings and minutes).
+Writes ``benchmarks/results/imagined_terminations_<env>.json`` or ``--json`` (with the commit, settings and minutes).
 """
 
 import argparse
@@ -88,6 +88,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=8, help="batches of segments per measurement")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kwargs", default="{}", help="JSON dict of JEDI keyword arguments")
+    parser.add_argument("--json", type=Path, default=None, help="default: results/imagined_terminations_<env>.json")
     args = parser.parse_args()
     kwargs = json.loads(args.kwargs)
     commit = commit_hash()
@@ -118,7 +119,7 @@ def main() -> None:
         "commit": commit,
         "versions": library_versions(),
     }
-    out = HERE / "results" / f"imagined_terminations_{args.env}.json"
+    out = args.json if args.json is not None else HERE / "results" / f"imagined_terminations_{args.env}.json"
     out.write_text(json.dumps(record, indent=2) + "\n")
     print("wrote", out)
 
