@@ -488,7 +488,11 @@ def open_loop_terminations(world_model: WorldModel, batch: SegmentBatch, open_lo
     device = _device_of(world_model)
     with _evaluating(world_model):
         batch = _to_device(batch, device)
-        last_context = world_model.encode_segments(batch)[:, n - 1]
+        context = world_model.encode_segments(batch)[:, :n]
+        # The recurrent reward/termination model warms up on the context's transitions, as imagination does.
+        hidden = None
+        if n > 1:
+            _, _, hidden = world_model.predict_reward_end(context[:, :-1], batch.actions[:, : n - 1], context[:, 1:])
         actions = batch.actions[:, n - 1 : n - 1 + horizon]  # action k leads to predicted row n + k
         rates = {}
         for key, states in (
@@ -496,8 +500,8 @@ def open_loop_terminations(world_model: WorldModel, batch: SegmentBatch, open_lo
             ("open_loop_real_end_rate", open_loop["real_states"]),
         ):
             states = states.to(device)
-            previous = th.cat([last_context[:, None], states[:, :-1]], dim=1)
-            _, end_logits, _ = world_model.predict_reward_end(previous, actions, states)
+            previous = th.cat([context[:, -1:], states[:, :-1]], dim=1)
+            _, end_logits, _ = world_model.predict_reward_end(previous, actions, states, hidden)
             rates[key] = float(end_logits.float().softmax(dim=-1)[..., 1].cpu()[valid].double().mean())
     rates["data_end_rate"] = float(batch.terminated[:, n - 1 : n - 1 + horizon].cpu()[valid].double().mean())
     return rates
