@@ -81,9 +81,9 @@ def plot_scalars(series: dict[str, list[tuple[int, float]]], title: str, path: P
     panels = [(name, keys) for name, keys in panels if keys]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
     for ax, (name, keys) in zip(axes[0], panels, strict=True):
-        for key, label in keys:
+        for (key, label), style in zip(keys, ("-", "--", ":"), strict=False):
             steps, values = zip(*series[key], strict=True)
-            ax.plot(steps, values, marker="o", markersize=3, label=label)
+            ax.plot(steps, values, linestyle=style, marker="o", markersize=3, label=label)
         if keys[0][0] == "open_loop_mse_ratio":
             ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
         if keys[0][0] == "open_loop_end_rate":

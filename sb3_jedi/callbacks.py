@@ -366,6 +366,8 @@ class WorldModelDiagnosticsCallback(BaseCallback):
             if messages:
                 self._warned = True
                 warnings.warn(f"At {model.num_timesteps} steps: " + " ".join(messages), LatentCollapseWarning, stacklevel=2)
+        # The step in the text formats too (CSV rows carry no step of their own), as SB3's EvalCallback does.
+        self.logger.record("time/total_timesteps", model.num_timesteps, exclude="tensorboard")
         self.logger.dump(step=model.num_timesteps)
         self.n_measurements += 1
         self.last_scalars = scalars

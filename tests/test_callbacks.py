@@ -51,6 +51,9 @@ SCALAR_KEYS = {
     "real_return",
     "return_segments",
     "diagnostics_seconds",
+    "open_loop_end_rate",
+    "open_loop_real_end_rate",
+    "data_end_rate",
 }
 FRAME_KEYS = {"open_loop_psnr", "open_loop_psnr_last", "open_loop_recon_psnr"}
 
@@ -94,6 +97,7 @@ def test_scalars_and_media_reach_the_logger(tmp_path, kind):
     rows = logged_rows(tmp_path)
     expected = SCALAR_KEYS | (FRAME_KEYS if kind == "cnn" else set())
     assert len(rows) == 2
+    assert [row["time/total_timesteps"] for row in rows] == ["200", "300"]  # CSV rows say their step too
     for row in rows:
         values = {key.removeprefix("world_model/"): row[key] for key in row if key.startswith("world_model/") and row[key]}
         assert expected <= values.keys()
