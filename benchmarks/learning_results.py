@@ -104,6 +104,8 @@ def summarise_run(record: dict[str, Any], goal: float) -> dict[str, Any]:
         "goal_met": record["final_mean"] >= goal,
         "commit": record["commit"],
         "hyperparameters": record["hyperparameters"],
+        "preset": record.get("preset"),
+        "pixels": record.get("pixels"),
     }
 
 
@@ -140,6 +142,19 @@ def _format_hyperparameters(hyperparameters: Any) -> str:
     return ", ".join(f"`{key}={value}`" for key, value in hyperparameters.items())
 
 
+def _format_settings(run: dict[str, Any]) -> str:
+    """The settings column: frames and preset, if any, then the hyper-parameters given on top."""
+    parts = []
+    if run.get("pixels"):
+        parts.append(f"{run['pixels']}x{run['pixels']} frames")
+    if run.get("preset"):
+        parts.append(f"`{run['preset']}` preset")
+    hyperparameters = _format_hyperparameters(run["hyperparameters"])
+    if hyperparameters != "defaults" or not parts:
+        parts.append(hyperparameters)
+    return ", ".join(parts)
+
+
 def render_table(results: dict[str, Any]) -> str:
     """The README table: one row per run, from the results dict (and nothing else)."""
     lines = [
@@ -154,7 +169,7 @@ def render_table(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} (goal {_format_number(task['goal'])}) | {run['seed']} | {steps} "
                 f"| {_format_number(run['final_mean'])} +- {_format_number(run['final_std'])} | {first} | {lowest} "
-                f"| {run['train_minutes']:.1f} | `{run['commit'][:7]}` | {_format_hyperparameters(run['hyperparameters'])} |"
+                f"| {run['train_minutes']:.1f} | `{run['commit'][:7]}` | {_format_settings(run)} |"
             )
         missing = [seed for seed in task["planned_seeds"] if seed not in {run["seed"] for run in task["summary"]}]
         if missing:
