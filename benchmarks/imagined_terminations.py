@@ -12,7 +12,6 @@ Writes ``benchmarks/results/imagined_terminations_<env>.json`` or ``--json`` (wi
 
 import argparse
 import json
-import subprocess
 import time
 from pathlib import Path
 
@@ -22,20 +21,9 @@ import torch as th
 
 from sb3_jedi import JEDI
 from sb3_jedi.diagnostics import open_loop_prediction, open_loop_terminations
-from sb3_jedi.run_info import library_versions
+from sb3_jedi.run_info import library_versions, source_commit
 
 HERE = Path(__file__).resolve().parent
-
-
-def commit_hash() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=HERE)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=HERE
-        )
-        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def fill_with_random_data(model: JEDI, env_id: str, steps: int, repeat: int, seed: int) -> dict[str, int]:
@@ -91,7 +79,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="default: results/imagined_terminations_<env>.json")
     args = parser.parse_args()
     kwargs = json.loads(args.kwargs)
-    commit = commit_hash()
+    commit = source_commit(__file__)
     th.set_num_threads(1)
     model = JEDI("MlpPolicy", args.env, seed=args.seed, wm_log_interval=None, **kwargs)
     model.learn(0)  # sets up the logger and the replay buffer

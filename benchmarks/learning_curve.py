@@ -14,7 +14,6 @@ until the run ends), so a run stopped early still leaves its curve so far.
 
 import argparse
 import json
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +27,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_jedi import JEDI
-from sb3_jedi.run_info import library_versions
+from sb3_jedi.run_info import library_versions, source_commit
 
 
 class CurveCallback(BaseCallback):
@@ -79,18 +78,6 @@ class CurveCallback(BaseCallback):
         return True
 
 
-def commit_hash() -> str:
-    try:
-        here = Path(__file__).parent
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=here)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=here
-        )
-        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def make_envs(env_id: str, seed: int, pixels: int | None) -> tuple[VecEnv, VecEnv]:
     """The training env and the evaluation env (seeded ``10_000 + seed``): vectors, or frames of ``pixels`` pixels."""
     if pixels is None:
@@ -111,7 +98,7 @@ def run(
     preset: str | None = None,
     out: Path | None = None,
 ) -> dict:
-    commit = commit_hash()  # the code that runs: read before training, while the tree may change
+    commit = source_commit(__file__)  # the code that runs: read before training, while the tree may change
     th.set_num_threads(1)
     policy = "MlpPolicy" if pixels is None else "CnnPolicy"
     settings: dict[str, Any] = dict(kwargs)

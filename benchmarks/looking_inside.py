@@ -14,7 +14,6 @@ Writes ``docs/images/looking_inside_<name>_scalars.png``, ``docs/images/looking_
 import argparse
 import csv
 import json
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from stable_baselines3.common.logger import configure
 from sb3_jedi import JEDI
 from sb3_jedi.callbacks import recent_segment_indices
 from sb3_jedi.diagnostics import image_grid, open_loop_prediction, trajectory_figure
-from sb3_jedi.run_info import library_versions
+from sb3_jedi.run_info import library_versions, source_commit
 
 HERE = Path(__file__).resolve().parent
 IMAGES = HERE.parent / "docs" / "images"
@@ -44,17 +43,6 @@ PANELS = [
         [("open_loop_end_rate", "imagined"), ("open_loop_real_end_rate", "real states"), ("data_end_rate", "data")],
     ),
 ]
-
-
-def commit_hash() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=HERE)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=HERE
-        )
-        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def read_series(progress_csv: Path) -> dict[str, list[tuple[int, float]]]:
@@ -135,7 +123,7 @@ def main() -> None:
     parser.add_argument("--kwargs", default="{}", help="JSON dict of JEDI keyword arguments")
     args = parser.parse_args()
     kwargs = json.loads(args.kwargs)
-    commit = commit_hash()
+    commit = source_commit(__file__)
     th.set_num_threads(1)
     if args.atari is not None:
         from sb3_jedi.envs import make_atari100k_env

@@ -3,12 +3,14 @@
 import importlib
 import inspect
 import platform
+import subprocess
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["jsonable", "library_versions"]
+__all__ = ["jsonable", "library_versions", "source_commit"]
 
 _LIBRARIES = ("sb3_jedi", "stable_baselines3", "torch", "gymnasium", "ale_py", "numpy")
 
@@ -27,6 +29,32 @@ def library_versions() -> dict[str, str]:
         except (ImportError, AttributeError):
             versions[module] = "unknown"
     return versions
+
+
+def source_commit(path: str | Path, results_dir: str = "benchmarks/results") -> str:
+    """
+    The git commit of the repository that holds ``path``, with ``-dirty`` appended when tracked files other than result
+    files differ from it: the code a run records it ran on (read it before the run, while the tree may still change).
+
+    :param path: a file or folder inside the repository
+    :param results_dir: folder, relative to the repository's root, whose changes (results written by running jobs) do
+        not count as changed code
+    :return: the 40-digit hash, maybe with ``-dirty``, or ``"unknown"`` outside a git repository
+    """
+    folder = Path(path).resolve()
+    folder = folder if folder.is_dir() else folder.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=folder)
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", f":(top,exclude){results_dir}"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=folder,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit.stdout.strip() + ("-dirty" if changed.stdout.strip() else "")
 
 
 def jsonable(value: Any) -> Any:
