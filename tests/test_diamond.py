@@ -30,15 +30,6 @@ TINY_SCHEDULE = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # Tiny networks gain nothing from a second thread, and on a loaded 2-core machine two threads can be 20x slower.
-    threads = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(threads)
-
-
 class RandomFrames(gym.Env):
     """64x64 RGB frames (the Atari100k protocol's size), a reward for action 1, episodes of 40 steps."""
 

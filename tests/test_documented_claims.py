@@ -7,7 +7,7 @@ import torch as th
 from stable_baselines3 import A2C, SAC, TD3
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecTransposeImage
-from tiny_settings import TINY
+from tiny_settings import SMALL_CNN, TINY
 from toy_envs import RandomImages
 
 from sb3_jedi import JEDI
@@ -16,15 +16,6 @@ from sb3_jedi.registry import load_model
 from sb3_jedi.save_util import InvalidCheckpointError, check_jedi_checkpoint
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-
-# Small convolutional networks: the claims are about spaces and files, not about the paper's sizes.
-SMALL_CNN = {
-    "encoder_kwargs": {"channels": (8, 8, 8, 4)},
-    "denoiser_kwargs": {"channels": 16, "depth": 1, "cond_dim": 16},
-    "decoder_kwargs": {"channels": (8, 8, 8, 8)},
-    "reward_end_kwargs": {"channels": (8, 8), "depth": 1, "cond_dim": 8, "lstm_dim": 16, "hidden_dim": 16},
-    "actor_critic_kwargs": {"channels": (8,), "lstm_dim": 16},
-}
 
 
 def test_the_docs_still_make_the_claims_tested_here():

@@ -45,15 +45,6 @@ TINY = {
 QUICK_EVAL = {"eval_episodes": 1, "eval_max_episode_frames": 400, "save_model": False, "device": "cpu", "verbose": 0}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # Tiny networks: one thread is as fast, and far faster than two when the CPU is shared with other work.
-    threads = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(threads)
-
-
 def tiny_jedi(game: str = "Pong", seed: int = 0) -> JEDI:
     return JEDI("CnnPolicy", make_atari100k_env(game, seed=seed), seed=seed, device="cpu", **TINY)
 

@@ -32,15 +32,6 @@ TINY_LATENT = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # Tiny networks gain nothing from a second thread, and on a loaded 2-core machine two threads can be 20x slower.
-    threads = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(threads)
-
-
 def make_policy(kind: str, lr: float = 1e-3):
     th.manual_seed(0)
     if kind == "pixel":

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
-from tiny_settings import TINY
-from toy_envs import MovingBar
+from tiny_settings import SMALL_CNN, TINY
+from toy_envs import MovingBar, RandomImages
 
 from sb3_jedi import JEDI, CnnPolicy, MlpPolicy, RewardMagnitudeWarning
 from sb3_jedi.actor_critic_loss import ReturnScaler, actor_critic_loss, compute_lambda_returns
@@ -29,16 +29,6 @@ from sb3_jedi.world_model.twohot import (
     twohot_decode,
 )
 from sb3_jedi.world_model.world_model import reward_end_loss
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # Tiny networks gain nothing from a second thread, and on a loaded 2-core machine two threads can be much slower.
-    threads = th.get_num_threads()
-    th.set_num_threads(1)
-    yield
-    th.set_num_threads(threads)
-
 
 # Two-hot encoding ---------------------------------------------------------------------------------------------------
 
@@ -223,30 +213,11 @@ def test_no_warning_for_signs_or_for_the_symlog_twohot_head(rewards, reward_head
 
 # Defaults -------------------------------------------------------------------------------------------------------------
 
-SMALL_CNN = {
-    "encoder_kwargs": {"channels": (8, 8, 8, 4)},
-    "denoiser_kwargs": {"channels": 16, "depth": 1, "cond_dim": 16},
-    "decoder_kwargs": {"channels": (8, 8, 8, 8)},
-    "reward_end_kwargs": {"channels": (8, 8), "depth": 1, "cond_dim": 8, "lstm_dim": 16, "hidden_dim": 16},
-    "actor_critic_kwargs": {"channels": (8,), "lstm_dim": 16},
-}
 TINY_DIAMOND = {
     "denoiser_kwargs": {"channels": (8, 8), "depths": (1, 1), "mid_depth": 1, "cond_dim": 16},
     "reward_end_kwargs": {"channels": (8, 8, 8, 8), "depth": 1, "cond_dim": 8, "lstm_dim": 16, "hidden_dim": 16},
     "actor_critic_kwargs": {"channels": (8, 8, 8, 8), "lstm_dim": 16},
 }
-
-
-class RandomFrames64(gym.Env):
-    observation_space = spaces.Box(0, 255, (64, 64, 3), np.uint8)
-    action_space = spaces.Discrete(4)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        return self.observation_space.sample(), {}
-
-    def step(self, action):
-        return self.observation_space.sample(), 0.0, False, False, {}
 
 
 def reward_head_of(model: JEDI) -> str:
@@ -266,7 +237,7 @@ def test_default_reward_heads():
     cnn = JEDI("CnnPolicy", MovingBar(), buffer_size=1_000, policy_kwargs=SMALL_CNN, **TINY)
     assert reward_head_of(cnn) == "sign"
     assert cnn.policy.world_model.reward_end_model.n_reward_outputs == 3
-    diamond = DIAMOND("CnnPolicy", RandomFrames64(), buffer_size=1_000, policy_kwargs=TINY_DIAMOND, **TINY)
+    diamond = DIAMOND("CnnPolicy", RandomImages((64, 64, 3)), buffer_size=1_000, policy_kwargs=TINY_DIAMOND, **TINY)
     assert reward_head_of(diamond) == "sign"
     # The head is among the saved parameters of the policy and of the algorithm.
     for model, head in ((mlp, "symlog_twohot"), (cnn, "sign"), (diamond, "sign")):
@@ -445,4 +416,4 @@ def test_no_warning_on_atari_where_the_sign_is_the_paper_setting():
         return [warning for warning in caught if issubclass(warning.category, RewardMagnitudeWarning)]
 
     assert warns_once_fed(make_atari100k_env("Pong", seed=0)) == []
-    assert len(warns_once_fed(RandomFrames64())) == 1  # the same CnnPolicy on a non-Atari image env warns
+    assert len(warns_once_fed(RandomImages((64, 64, 3)))) == 1  # the same CnnPolicy on a non-Atari image env warns

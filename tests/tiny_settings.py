@@ -11,3 +11,12 @@ TINY = {
     "batch_size": 8,
     "imagination_horizon": 4,
 }
+
+# Small convolutional networks of CnnPolicy, for tests about spaces, files and options rather than the paper's sizes.
+SMALL_CNN = {
+    "encoder_kwargs": {"channels": (8, 8, 8, 4)},
+    "denoiser_kwargs": {"channels": 16, "depth": 1, "cond_dim": 16},
+    "decoder_kwargs": {"channels": (8, 8, 8, 8)},
+    "reward_end_kwargs": {"channels": (8, 8), "depth": 1, "cond_dim": 8, "lstm_dim": 16, "hidden_dim": 16},
+    "actor_critic_kwargs": {"channels": (8,), "lstm_dim": 16},
+}
