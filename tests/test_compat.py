@@ -49,3 +49,10 @@ def test_vec_normalize_buffer_stores_raw_observations_and_rewards():
     assert stored[:, 0].max() == 20
     rewards = buffer.rewards[: buffer.size()][buffer.has_action[: buffer.size()]]
     np.testing.assert_array_equal(rewards, 1.0)  # the original reward, not the normalised one
+
+
+def test_the_package_ships_its_type_hints():
+    # PEP 561: type checkers read sb3_jedi's hints in users' code only when the package carries py.typed.
+    from importlib.resources import files
+
+    assert files("sb3_jedi").joinpath("py.typed").is_file()
