@@ -26,7 +26,7 @@ from stable_baselines3.common.logger import configure
 
 from sb3_jedi import JEDI
 from sb3_jedi.callbacks import recent_segment_indices
-from sb3_jedi.diagnostics import image_grid, open_loop_prediction, trajectory_figure
+from sb3_jedi.diagnostics import open_loop_media, open_loop_prediction
 from sb3_jedi.run_info import library_versions, source_commit
 
 HERE = Path(__file__).resolve().parent
@@ -100,15 +100,12 @@ def save_open_loop(model: JEDI, path: Path, horizon: int, seed: int) -> dict[str
     batch = model.replay_buffer.get_segments(indices)
     with th.no_grad():
         result = open_loop_prediction(world_model, batch, horizon)
-    valid = result["valid"]
-    order = [int(i) for i in th.argsort(valid.sum(dim=1), descending=True, stable=True)[:4]]
-    if "predicted_frames" in result:
-        grid = image_grid(result["real_frames"][order], result["predicted_frames"][order])
-        image = grid.permute(1, 2, 0).numpy()
-    else:
-        best = order[0]
-        n_steps = int(valid[best].sum())
-        image = trajectory_figure(result["real_states"][best, :n_steps], result["predicted_states"][best, :n_steps])
+    # The same picture the diagnostics callback logs: open_loop_media picks the rollouts and the kind of image.
+    media = open_loop_media(result, max_rollouts=4)
+    picture = media.get("open_loop_frames") or media.get("open_loop_states")
+    if picture is None:
+        raise SystemExit("No open-loop rollout has a real future to show: train for more steps.")
+    image = picture.image.permute(1, 2, 0).numpy() if picture.dataformats == "CHW" else picture.image
     plt.imsave(path, image)
     return {key: value for key, value in result.items() if isinstance(value, float)}
 
