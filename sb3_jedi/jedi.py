@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 
 from sb3_jedi.actor_critic_loss import actor_critic_loss
 from sb3_jedi.buffers import EpisodeReplayBuffer
+from sb3_jedi.exploration import INITIAL_EXPLORATIONS, RandomLinearPolicies
 from sb3_jedi.imagination import imagine, replay_values
 from sb3_jedi.policies import CnnPolicy, JEDIPolicy, MlpPolicy, check_spaces, fill_saved_policy_kwargs, with_reward_head
 from sb3_jedi.save_util import CHECKPOINT_FORMAT_VERSION, check_jedi_checkpoint
@@ -81,6 +82,8 @@ ATARI_DEFAULTS: dict[str, Any] = {
     # None: twice learning_starts (DIAMOND: 5k to 10k random steps, until 10 rewards of the minority sign).
     "learning_starts_max": None,
     "learning_starts_reward_threshold": 10,
+    # DIAMOND collects its first steps with its untrained, uniformly random actor.
+    "initial_exploration": "uniform",
     # None: 5% of the run's epochs, DIAMOND's 50 training-only epochs after a 100k-step run.
     "final_epochs": None,
     "imagination_horizon": 15,
@@ -168,6 +171,10 @@ class JEDI(OffPolicyAlgorithm):
         ``None``: twice ``learning_starts`` (DIAMOND: 5k to 10k)
     :param learning_starts_reward_threshold: rewards whose sign is not the most common one needed to end the initial
         collection before ``learning_starts_max`` (DIAMOND: 10; ``MlpPolicy``: 0, no extra random steps)
+    :param initial_exploration: actions of the initial collection: ``"uniform"`` (DIAMOND: independent uniformly random
+        actions) or ``"random_linear"`` (vector observations: a random linear softmax policy over standardised
+        observations, drawn anew for every episode, :class:`~sb3_jedi.exploration.RandomLinearPolicies`; reaches goals
+        that need coordinated actions, such as Acrobot's swing-up, far more often)
     :param final_epochs: training-only epochs (no collection) run when ``learn`` reaches ``total_timesteps``;
         ``None``: 5% of the run's epochs (``total_timesteps / train_freq``), i.e. DIAMOND's 50 for a 100k-step run
         (``MlpPolicy``: 0). They run at the end of every ``learn`` call that reaches its
@@ -239,6 +246,7 @@ class JEDI(OffPolicyAlgorithm):
         first_epoch_actor_critic_gradient_steps: int | None = None,
         learning_starts_max: int | None = None,
         learning_starts_reward_threshold: int | None = None,
+        initial_exploration: str | None = None,
         final_epochs: int | None = None,
         imagination_horizon: int | None = None,
         unroll_steps: int | None = None,
@@ -310,6 +318,9 @@ class JEDI(OffPolicyAlgorithm):
         self.max_nonfinite_updates = max_nonfinite_updates
         self.wm_log_interval = wm_log_interval
         self._validate_hyperparameters()
+        if self.initial_exploration == "random_linear" and self.observation_space is not None:
+            # Fails now, with a message saying what to use instead, rather than at the first step of learn.
+            RandomLinearPolicies(self.observation_space, self.action_space, 1, np.random.default_rng(0))
         # Plain JSON values in the saved ``data``: JEDI.load checks them before unpickling anything (save_util.py).
         self.algorithm_name = type(self).__name__
         self.sb3_jedi_version = __version__
@@ -332,6 +343,7 @@ class JEDI(OffPolicyAlgorithm):
         self._actor_critic_updates = 0
         self._last_rnn_state: tuple[th.Tensor, th.Tensor] | None = None
         self._sampling_rng = np.random.default_rng(seed)
+        self._initial_explorer: RandomLinearPolicies | None = None
         if _init_setup_model:
             self._setup_model()
 
@@ -354,6 +366,7 @@ class JEDI(OffPolicyAlgorithm):
             or self.first_epoch_actor_critic_gradient_steps >= 0,
             "learning_starts_max": self.learning_starts_max is None or self.learning_starts_max >= 0,
             "learning_starts_reward_threshold": self.learning_starts_reward_threshold >= 0,
+            "initial_exploration": self.initial_exploration in INITIAL_EXPLORATIONS,
             "final_epochs": self.final_epochs is None or self.final_epochs >= 0,
             "target_critic_tau": self.target_critic_tau is None or 0.0 < self.target_critic_tau <= 1.0,
             "termination_oversampling": 0.0 <= self.termination_oversampling <= 1.0,
@@ -366,7 +379,7 @@ class JEDI(OffPolicyAlgorithm):
             raise ValueError(
                 f"Invalid JEDI hyper-parameters: {values}. Batch size, horizon and unroll steps must be >= 1, "
                 "probabilities and discounts in [0, 1], step counts >= 0, target_critic_tau in (0, 1] or None, "
-                "max_nonfinite_updates >= 1."
+                f"max_nonfinite_updates >= 1, initial_exploration one of {INITIAL_EXPLORATIONS}."
             )
 
     def _setup_model(self) -> None:
@@ -401,7 +414,13 @@ class JEDI(OffPolicyAlgorithm):
     # Saving ----------------------------------------------------------------------------------------------------
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_last_rnn_state", "_nonfinite_warned", "_reward_magnitude_warned"]
+        return [
+            *super()._excluded_save_params(),
+            "_last_rnn_state",
+            "_nonfinite_warned",
+            "_reward_magnitude_warned",
+            "_initial_explorer",
+        ]
 
     @classmethod
     def load(  # type: ignore[override]
@@ -517,6 +536,12 @@ class JEDI(OffPolicyAlgorithm):
     def _sample_collection_actions(self, learning_starts: int, n_envs: int) -> np.ndarray:
         """Actions while collecting: random before ``learning_starts``, then the actor with epsilon-greedy noise."""
         if self.num_timesteps < learning_starts:
+            if self.initial_exploration == "random_linear":
+                if self._initial_explorer is None:
+                    self._initial_explorer = RandomLinearPolicies(
+                        self.observation_space, self.action_space, n_envs, self._sampling_rng
+                    )
+                return self._initial_explorer.actions(self._last_obs)  # type: ignore[arg-type]
             return np.array([self.action_space.sample() for _ in range(n_envs)])
         assert self._last_obs is not None and self._last_rnn_state is not None
         obs = th.as_tensor(self._last_obs, device=self.device)
@@ -562,6 +587,8 @@ class JEDI(OffPolicyAlgorithm):
             self._store_transition(replay_buffer, actions, new_obs, rewards, dones, infos)  # type: ignore[arg-type]
             self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
             self._reset_finished_rnn_states(dones)
+            if self._initial_explorer is not None:
+                self._initial_explorer.new_episodes(dones)
             self._on_step()
 
             for done in dones:
