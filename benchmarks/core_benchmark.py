@@ -5,7 +5,8 @@ Core benchmark of the JEDI agent: prints a table and writes JSON.
 - parameter count per component at the paper's Atari sizes (paper: about 13.5M in all);
 - the time of one full Atari epoch at paper sizes (100 env steps + 400 world-model + 400 actor-critic updates,
   batch 32), measured on a few updates and scaled, the per-update times reported beside it;
-- ``predict`` latency for one env (goal: under 2 ms on a CPU);
+- ``predict`` latency for one env (goal: under 2 ms on a CPU), where it goes (encoder, actor-critic trunk, LSTM cell),
+  and the same in a fresh process that has run nothing else;
 - the time of one world-model diagnostics measurement at paper sizes, and its share of training time at the default
   ``wm_log_interval``.
 
@@ -14,8 +15,12 @@ Core benchmark of the JEDI agent: prints a table and writes JSON.
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -70,6 +75,54 @@ def learn_throughput(policy: str, env: Any, steps: int, device: str, **kwargs: A
     return steps / (time.perf_counter() - start)
 
 
+def predict_breakdown_ms(model: JEDI, obs: np.ndarray, repeats: int, sync: bool) -> dict[str, float]:
+    """Where one ``predict`` call goes: the encoder, the actor-critic's trunk and its LSTM cell, each timed alone."""
+    policy = model.policy
+    obs_t = th.as_tensor(obs, device=model.device)
+    hidden = policy.actor_critic.initial_state(obs_t.shape[0], model.device)
+    with th.no_grad():
+        states = policy.world_model.encode(obs_t)
+        features = policy.actor_critic.trunk(states).flatten(1)
+
+        def encoder() -> None:
+            policy.world_model.encode(obs_t)
+
+        def trunk() -> None:
+            policy.actor_critic.trunk(states)
+
+        def lstm_cell() -> None:
+            policy.actor_critic.lstm(features, hidden)
+
+        return {
+            name: 1000 * median_seconds(fn, repeats, warmup=10, sync=sync)
+            for name, fn in (("encoder", encoder), ("actor_critic_trunk", trunk), ("actor_critic_lstm_cell", lstm_cell))
+        }
+
+
+def fresh_process_predict_ms(model: JEDI, obs: np.ndarray, repeats: int, threads: int) -> float:
+    """``predict`` latency in a new Python process that loads the saved model and does nothing else."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path, obs_path = os.path.join(tmp, "model.zip"), os.path.join(tmp, "obs.npy")
+        model.save(model_path)
+        np.save(obs_path, obs)
+        command = [sys.executable, __file__, "--fresh-predict", model_path, obs_path, str(repeats), str(threads)]
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def _fresh_predict_main(model_path: str, obs_path: str, repeats: str, threads: str) -> None:
+    th.set_num_threads(int(threads))
+    model = JEDI.load(model_path, device="cpu")
+    obs = np.load(obs_path)
+    state: Any = None
+
+    def predict_once() -> None:
+        nonlocal state
+        _, state = model.predict(obs, state=state, episode_start=np.zeros(1, dtype=bool), deterministic=True)
+
+    print(1000 * median_seconds(predict_once, int(repeats), warmup=10))
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -122,6 +175,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     model.learn(1_000 if not args.quick else 300)  # random steps fill the buffer: no update yet
     batch_size = model.batch_size
     world_model_update_s = median_seconds(lambda: model.train_world_model(batch_size), repeats, sync=sync)
+    # The visualisation decoder (trained on stop-gradient latents) is part of that update: its share, by timing the
+    # update once more without it.
+    decoder = model.policy.world_model.decoder
+    model.policy.world_model.decoder = None
+    try:
+        world_model_update_without_decoder_s = median_seconds(lambda: model.train_world_model(batch_size), repeats, sync=sync)
+    finally:
+        model.policy.world_model.decoder = decoder
     actor_critic_update_s = median_seconds(lambda: model.train_actor_critic(batch_size), repeats, sync=sync)
     model.learning_starts = 0
     model.exploration_epsilon = 0.0
@@ -150,6 +211,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         episode_start = np.zeros(1, dtype=bool)
 
     predict_ms = 1000 * median_seconds(predict_once, 50 if args.quick else 500, warmup=10, sync=sync)
+    breakdown = predict_breakdown_ms(model, obs, 50 if args.quick else 500, sync)
+    fresh_ms = (
+        None if device == "cuda" else fresh_process_predict_ms(model, obs, 50 if args.quick else 500, th.get_num_threads())
+    )
 
     # The same inside an env loop, where stepping the emulator between calls evicts the networks from the CPU caches:
     # (predict + step) minus step alone.
@@ -182,8 +247,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "python": platform.python_version(),
         },
         "quick": args.quick,
+        # Machine load when the run started (1-minute load average against the cores): timings are only comparable
+        # between runs made under the same load.
+        "load_average_1min": os.getloadavg()[0],
+        "cpu_count": os.cpu_count(),
+        # What the throughput runs change from the defaults (the updates per epoch are the defaults').
+        "learn_overrides": {
+            "MlpPolicy_CartPole_default_updates": {
+                "learning_starts": learn_steps // 2,
+                "first_epoch_gradient_steps": 0,
+                "first_epoch_actor_critic_gradient_steps": 0,
+                **mlp_schedule,
+            },
+        },
         "learn_env_steps_per_s": {
-            "MlpPolicy_CartPole_default_schedule": mlp_sps,
+            "MlpPolicy_CartPole_default_updates": mlp_sps,
             f"CnnPolicy_Pong_{cnn_updates}+{cnn_updates}_updates_per_100_steps": cnn_sps,
             "CnnPolicy_Pong_paper_schedule": 100 / epoch_s,
         },
@@ -191,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "atari_paper_sizes": {
             "batch_size": batch_size,
             "world_model_update_s": world_model_update_s,
+            "world_model_update_without_decoder_s": world_model_update_without_decoder_s,
             "actor_critic_update_s": actor_critic_update_s,
             "collect_100_env_steps_s": collect_100_s,
             "epoch_s": epoch_s,
@@ -201,13 +280,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "CnnPolicy_one_env": predict_ms,
             "CnnPolicy_one_env_in_env_loop": predict_in_loop_ms,
             "MlpPolicy_one_env": mlp_predict_ms,
+            "CnnPolicy_one_env_fresh_process": fresh_ms,
         },
+        "predict_breakdown_ms_CnnPolicy_one_env": breakdown,
     }
     print(f"device: {results['device']}, torch threads: {results['torch_threads']}")
     print("| measure | value |\n|---|---|")
-    for group in ("learn_env_steps_per_s", "params_atari_defaults", "atari_paper_sizes", "predict_latency_ms"):
+    groups = ("learn_env_steps_per_s", "params_atari_defaults", "atari_paper_sizes", "predict_latency_ms")
+    for group in (*groups, "predict_breakdown_ms_CnnPolicy_one_env"):
         for key, value in results[group].items():
-            shown = f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+            shown = "-" if value is None else f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
             print(f"| {group}.{key} | {shown} |")
     if args.json:
         with open(args.json, "w") as f:
@@ -216,4 +298,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 6 and sys.argv[1] == "--fresh-predict":
+        _fresh_predict_main(*sys.argv[2:])
+    else:
+        main()

@@ -1,11 +1,13 @@
 """
 Share an agent on the Hugging Face Hub and load it back.
 
-    huggingface-cli login        # once
-    python examples/share_on_hub.py --model jedi_pong.zip --env Pong --repo-id you/jedi-Pong
+    hf auth login        # once
+    python examples/share_on_hub.py --model jedi_pong.zip --env Pong --orga you   # to you/jedi-ALE-Pong-v5
 
 The repo gets the model zip, config.json, results.json (with the human-normalised score for Atari games), a replay
-video and a model card. Loading unpickles the zip, so it needs trust_remote_code=True: only load repos you trust.
+video, a model card, and the files rl-zoo3's load_from_hub fetches. --orga names the repo as rl-zoo3 does,
+ORGA/<algo>-<env>; --repo-id names it yourself. Loading unpickles the zip, so it needs trust_remote_code=True: only
+load repos you trust.
 """
 
 import argparse
@@ -14,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sb3_jedi.envs import make_env
-from sb3_jedi.hub import load_from_hub, push_to_hub
+from sb3_jedi.hub import default_repo_id, load_from_hub, push_to_hub
 from sb3_jedi.registry import load_model
 
 
@@ -22,7 +24,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="model zip saved by JEDI (or DIAMOND)")
     parser.add_argument("--env", required=True, help="the env it was trained on: Atari game or gymnasium id")
-    parser.add_argument("--repo-id", required=True, help="Hub model repo, e.g. you/jedi-Pong")
+    repo = parser.add_mutually_exclusive_group(required=True)
+    repo.add_argument("--orga", help="Hub user or organisation: the repo is ORGA/<algo>-<env>, as rl-zoo3 names it")
+    repo.add_argument("--repo-id", help="Hub model repo of your choice, e.g. you/my-pong-agent")
     parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes for the model card")
     parser.add_argument("--video-length", type=int, default=1000, help="steps of the replay video (0: none)")
     parser.add_argument("--token", default=None, help="Hub token (default: the logged-in one)")
@@ -32,6 +36,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None):
     args = parse_args(argv)
     model = load_model(args.model)
+    if args.repo_id is None:
+        args.repo_id = default_repo_id(args.orga, type(model).__name__, args.env)
     commit = push_to_hub(
         model, args.repo_id, args.env, n_eval_episodes=args.episodes, video_length=args.video_length, token=args.token
     )

@@ -7,11 +7,14 @@ so that ``sb3-jedi --help`` answers at once.
 
 import argparse
 import ast
+import functools
+import importlib
 import json
 import re
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +30,14 @@ PROGRAM = "sb3-jedi"
 
 # Keys of an rl-zoo3 hyper-parameter section that are not arguments of the algorithm.
 _RUN_KEYS = ("n_timesteps", "policy", "n_envs")
-# rl-zoo3 keys for env wrappers that the Atari100k protocol or this library handle differently.
-_UNSUPPORTED_KEYS = ("env_wrapper", "frame_stack", "normalize", "vec_env_wrapper", "callback", "replay_buffer_class")
+# rl-zoo3 keys that configure the env rather than the algorithm: `sb3-jedi train` reads them (_pop_env_options).
+_ENV_KEYS = ("env_wrapper", "frame_stack", "normalize", "env_kwargs")
+# rl-zoo3 keys this library cannot honour, and why.
+_UNSUPPORTED_KEYS = {
+    "vec_env_wrapper": "sb3-jedi train does not wrap the VecEnv; the zoo route (python -m sb3_jedi.zoo train) does",
+    "callback": "sb3-jedi train takes no callbacks from files; the zoo route (python -m sb3_jedi.zoo train) does",
+    "replay_buffer_class": "JEDI has its own episodic replay buffer; set its options with replay_buffer_kwargs",
+}
 
 
 class CommandError(Exception):
@@ -89,7 +98,7 @@ def _parse_literal(key: str, text: str) -> Any:
     return convert(node)
 
 
-def load_hyperparams(path: str | Path, env_id: str) -> dict[str, Any]:
+def load_hyperparams(path: str | Path, env_id: str, env_settings: bool = False) -> dict[str, Any]:
     """
     Read the hyper-parameters of ``env_id`` from an rl-zoo3-style YAML file.
 
@@ -99,13 +108,17 @@ def load_hyperparams(path: str | Path, env_id: str) -> dict[str, Any]:
 
     :param path: the YAML file
     :param env_id: the env the run trains on
+    :param env_settings: whether the section may also hold the zoo's env keys (``env_wrapper``, ``frame_stack``,
+        ``normalize``, ``env_kwargs``), as ``sb3-jedi train`` reads them; otherwise they are refused (a caller that
+        builds the Atari100k env itself cannot honour them)
     :return: the section, with values converted
     """
     from sb3_jedi.envs import atari_game_or_none
 
     path = Path(path)
     if not path.is_file():
-        raise CommandError(f"Hyper-parameter file {path} does not exist.")
+        hint = " (values are set with -params KEY:VALUE, as in rl-zoo3)" if ":" in path.name else ""
+        raise CommandError(f"Hyper-parameter file {path} does not exist{hint}.")
     try:
         content = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
@@ -124,12 +137,14 @@ def load_hyperparams(path: str | Path, env_id: str) -> dict[str, Any]:
         raise CommandError(f"{path} has no section for {env_id!r}: add one named {' or '.join(map(repr, candidates))}.")
     if not isinstance(section, dict):
         raise CommandError(f"Section {key!r} of {path} must be a mapping of hyper-parameters.")
-    unsupported = [k for k in section if k in _UNSUPPORTED_KEYS]
-    if unsupported:
-        raise CommandError(
-            f"{path} [{key}]: {', '.join(unsupported)} not supported: Atari games always use the Atari100k protocol "
-            "(sb3_jedi.envs.make_atari100k_env) and JEDI has its own episodic replay buffer."
-        )
+    for name in section:
+        if name in _UNSUPPORTED_KEYS:
+            raise CommandError(f"{path} [{key}]: {name} not supported: {_UNSUPPORTED_KEYS[name]}.")
+        if name in _ENV_KEYS and not env_settings:
+            raise CommandError(
+                f"{path} [{key}]: {name} not supported here: this command always builds the Atari100k protocol env "
+                "(sb3_jedi.envs.make_atari100k_env); `sb3-jedi train` reads env_wrapper, frame_stack and env_kwargs."
+            )
     return {name: _parse_value(name, value) for name, value in section.items()}
 
 
@@ -140,13 +155,283 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower()
 
 
-def _make_run_env(env_id: str, pixels: int | None, n_envs: int, seed: int, training: bool) -> Any:
-    """The env of a run: ``make_pixel_env`` when the run learns from rendered frames (``--pixels``), else ``make_env``."""
-    from sb3_jedi.envs import make_env, make_pixel_env
+@dataclass
+class _EnvOptions:
+    """The zoo keys that shape a run's env beyond its id, as written in the file (run.json records them)."""
 
-    if pixels is not None:
-        return make_pixel_env(env_id, size=pixels, n_envs=n_envs, seed=seed)
-    return make_env(env_id, n_envs=n_envs, seed=seed, training=training)
+    #: keyword arguments of ``gymnasium.make``
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: ``"module.Class"``, ``{"module.Class": {keyword: value}}``, or a list of them (rl-zoo3's spellings)
+    env_wrapper: Any = None
+    #: frames stacked by ``VecFrameStack`` (vector observations only)
+    frame_stack: int | None = None
+
+
+def _parse_key_values(items: Sequence[str] | None, option: str) -> dict[str, Any]:
+    """rl-zoo3's ``KEY:VALUE`` arguments: Python literals, ``lin_<value>`` schedules, ``dict(...)``, else strings."""
+    values: dict[str, Any] = {}
+    for item in items or ():
+        key, separator, text = item.partition(":")
+        key = key.strip()
+        if not separator or not key:
+            raise CommandError(f"{option} {item!r}: write KEY:VALUE, e.g. {option} learning_rate:1e-4 batch_size:16.")
+        try:
+            values[key] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            values[key] = _parse_value(key, text)
+    return values
+
+
+def _pop_env_options(hyperparams: dict[str, Any], env_kwargs: dict[str, Any]) -> _EnvOptions:
+    """Take the zoo's env keys out of a section (what remains are the algorithm's arguments); ``env_kwargs`` win."""
+    normalize = hyperparams.pop("normalize", None)
+    if normalize not in (None, False):
+        raise CommandError(
+            f"normalize: {normalize!r} cannot be honoured: JEDI learns its world model from the raw observations and "
+            "rewards (its replay buffer stores them unnormalised, its encoder learns its own scale, and predict maps "
+            "VecNormalize's observations back to raw ones), so VecNormalize would change nothing the agent learns from, "
+            "and its statistics would be one more file to keep beside the model (pixel observations are uint8 frames "
+            "that CnnPolicy scales itself). Leave normalize out."
+        )
+    file_kwargs = hyperparams.pop("env_kwargs", None) or {}
+    if not isinstance(file_kwargs, dict):
+        raise CommandError(f"env_kwargs must map keyword arguments of gymnasium.make to values, got {file_kwargs!r}.")
+    frame_stack = hyperparams.pop("frame_stack", None)
+    if frame_stack is not None and (isinstance(frame_stack, bool) or not isinstance(frame_stack, int) or frame_stack < 1):
+        raise CommandError(f"frame_stack must be a whole number of frames, at least 1, got {frame_stack!r}.")
+    options = _EnvOptions({**file_kwargs, **env_kwargs}, hyperparams.pop("env_wrapper", None), frame_stack)
+    _resolve_wrappers(options.env_wrapper)  # a misspelt class fails now, before anything is built
+    return options
+
+
+def _resolve_wrappers(spec: Any) -> list[tuple[str, Any, dict[str, Any]]]:
+    """The ``env_wrapper`` entries as (name, class, keyword arguments), imported as rl-zoo3 imports them."""
+    entries = [] if spec is None else spec if isinstance(spec, list) else [spec]
+    wrappers = []
+    for entry in entries:
+        name, kwargs = next(iter(entry.items())) if isinstance(entry, dict) and len(entry) == 1 else (entry, {})
+        kwargs = kwargs or {}
+        if not isinstance(name, str) or "." not in name or not isinstance(kwargs, dict):
+            raise CommandError(
+                f"env_wrapper: {entry!r} is not a wrapper: write module.Class, {{module.Class: {{keyword: value}}}}, or a "
+                "list of them."
+            )
+        module_name, _, class_name = name.rpartition(".")
+        try:
+            wrapper = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as error:
+            raise CommandError(f"env_wrapper: cannot import {name} ({error}).") from error
+        wrappers.append((name, wrapper, kwargs))
+    return wrappers
+
+
+def _apply_wrappers(make: Callable[[], Any], wrappers: list[tuple[str, Any, dict[str, Any]]]) -> Any:
+    env = make()
+    for _, wrapper, kwargs in wrappers:
+        env = wrapper(env, **kwargs)
+    return env
+
+
+def _wrapping_vec_env(wrappers: list[tuple[str, Any, dict[str, Any]]]) -> Callable[..., Any] | None:
+    """A ``vec_env_cls`` that puts the ``env_wrapper`` classes on each sub-env above its Monitor, where the zoo does."""
+    if not wrappers:
+        return None
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    def build(env_fns: list[Callable[[], Any]], **kwargs: Any) -> Any:
+        return DummyVecEnv([functools.partial(_apply_wrappers, make, wrappers) for make in env_fns], **kwargs)
+
+    return build
+
+
+# ALE settings of the Atari100k protocol, which a zoo file may spell out in env_kwargs (for ALE/<Game>-v5 ids).
+_ATARI_PROTOCOL_ALE = {"frameskip": 1, "repeat_action_probability": 0.0, "full_action_space": False}
+# Keyword arguments of the protocol's env wrapper (sb3_jedi.zoo.Atari100kWrapper).
+_ATARI_WRAPPER_KWARGS = ("training", "frame_size", "frame_skip", "noop_max")
+
+
+def _atari_protocol_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The ``make_atari100k_env`` arguments of a run's ``env_kwargs``: only the frame cap may differ from the protocol."""
+    kwargs = {}
+    for key, value in env_kwargs.items():
+        if key == "max_num_frames_per_episode":
+            kwargs["max_episode_frames"] = value
+        elif key not in _ATARI_PROTOCOL_ALE:
+            raise CommandError(
+                f"env_kwargs: {key} cannot be set for an Atari game: the Atari100k protocol builds the ALE env itself "
+                "(sb3_jedi.envs.make_atari100k_env); of its settings only max_num_frames_per_episode may change."
+            )
+        elif value != _ATARI_PROTOCOL_ALE[key]:
+            raise CommandError(
+                f"env_kwargs: {key}={value!r} differs from the Atari100k protocol ({key}={_ATARI_PROTOCOL_ALE[key]!r}), "
+                "which Atari games are always built with."
+            )
+    return kwargs
+
+
+def _make_atari_run_env(
+    game: str, n_envs: int, seed: int, training: bool, options: _EnvOptions, monitor_dir: str | None
+) -> Any:
+    """The Atari100k protocol env; ``sb3_jedi.zoo.Atari100kWrapper`` first in ``env_wrapper`` sets its options."""
+    from sb3_jedi.envs import make_atari100k_env
+    from sb3_jedi.zoo import Atari100kWrapper
+
+    protocol = _atari_protocol_kwargs(options.env_kwargs)
+    wrappers = _resolve_wrappers(options.env_wrapper)
+    if wrappers and wrappers[0][1] is Atari100kWrapper:
+        wrapper_kwargs = dict(wrappers.pop(0)[2])
+        unknown = sorted(set(wrapper_kwargs) - set(_ATARI_WRAPPER_KWARGS))
+        if unknown:
+            raise CommandError(f"env_wrapper: Atari100kWrapper takes {', '.join(_ATARI_WRAPPER_KWARGS)}, not {unknown}.")
+        training = training and wrapper_kwargs.pop("training", True)
+        protocol.update(wrapper_kwargs)
+    for name, wrapper, _ in wrappers:
+        if wrapper is Atari100kWrapper:
+            raise CommandError("env_wrapper: sb3_jedi.zoo.Atari100kWrapper must come first: it wraps the ALE env itself.")
+        if getattr(wrapper, "__module__", "") == "stable_baselines3.common.atari_wrappers":
+            raise CommandError(
+                f"env_wrapper: {name} is SB3's Atari preprocessing (84x84 grey frames); Atari games here follow the "
+                "Atari100k protocol (64x64 RGB) that JEDI is made for: use sb3_jedi.zoo.Atari100kWrapper or leave "
+                "env_wrapper out."
+            )
+    return make_atari100k_env(
+        game, n_envs=n_envs, seed=seed, training=training, monitor_dir=monitor_dir,
+        vec_env_cls=_wrapping_vec_env(wrappers), **protocol,
+    )  # fmt: skip
+
+
+def _make_wrapped_env(env_id: str, n_envs: int, seed: int, options: _EnvOptions, monitor_dir: str | None) -> Any:
+    """A registered gymnasium env with the run's ``env_wrapper`` classes (``make_env`` takes none)."""
+    import gymnasium as gym
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from sb3_jedi.envs import make_env
+
+    if env_id not in gym.registry:
+        make_env(env_id)  # raises its explanation of an unknown id
+    return make_vec_env(
+        env_id, n_envs=n_envs, seed=seed, monitor_dir=monitor_dir,
+        env_kwargs={"render_mode": "rgb_array", **options.env_kwargs},
+        vec_env_cls=_wrapping_vec_env(_resolve_wrappers(options.env_wrapper)),
+    )  # fmt: skip
+
+
+def _stack_frames(env: Any, frame_stack: int | None) -> Any:
+    """``VecFrameStack`` for the zoo's ``frame_stack``, which only vector observations can take."""
+    if frame_stack is None or frame_stack == 1:
+        return env
+    if len(env.observation_space.shape or ()) == 3:
+        env.close()
+        raise CommandError(
+            f"frame_stack: {frame_stack} cannot be honoured for image observations: JEDI's world model already conditions "
+            "on its last 4 frames and its actor-critic is recurrent, and CnnPolicy takes single frames. Leave frame_stack out."
+        )
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    return VecFrameStack(env, frame_stack)
+
+
+def _make_run_env(
+    env_id: str,
+    pixels: int | None,
+    n_envs: int,
+    seed: int,
+    training: bool,
+    options: _EnvOptions | None = None,
+    monitor_dir: Path | None = None,
+) -> Any:
+    """
+    The env of a run: ``make_pixel_env`` when the run learns from rendered frames (``--pixels``), the Atari100k protocol
+    for Atari games, else ``make_env``; with the zoo keys of ``options`` and Monitor CSV files in ``monitor_dir``.
+    """
+    from sb3_jedi.envs import atari_game_or_none, make_env, make_pixel_env
+
+    options = options or _EnvOptions()
+    monitor = None if monitor_dir is None else str(monitor_dir)
+    game = None if pixels is not None else atari_game_or_none(env_id)
+    if game is not None:
+        env = _make_atari_run_env(game, n_envs, seed, training, options, monitor)
+    elif pixels is not None:
+        env = make_pixel_env(
+            env_id, size=pixels, n_envs=n_envs, seed=seed, monitor_dir=monitor, env_kwargs=options.env_kwargs,
+            vec_env_cls=_wrapping_vec_env(_resolve_wrappers(options.env_wrapper)),
+        )  # fmt: skip
+    elif options.env_wrapper:
+        env = _make_wrapped_env(env_id, n_envs, seed, options, monitor)
+    else:
+        env = make_env(env_id, n_envs=n_envs, seed=seed, training=training, monitor_dir=monitor, env_kwargs=options.env_kwargs)
+    return _stack_frames(env, options.frame_stack)
+
+
+def _run_dir(args: argparse.Namespace) -> Path:
+    """``--out``; or rl-zoo3's layout ``LOG_FOLDER/<algo>/<env>_<n>`` (``-f``), which its plotting scripts read."""
+    if args.out and args.log_folder:
+        raise CommandError("--out and -f/--log-folder both name the run directory: give one of them.")
+    if args.out:
+        return Path(args.out)
+    if not args.log_folder:
+        return Path("runs") / f"{args.algo.lower()}_{_slug(args.env)}_seed{args.seed}"
+    folder = Path(args.log_folder) / args.algo.lower()
+    name = args.env.replace("/", "-")
+    runs = [re.fullmatch(rf"{re.escape(name)}_(\d+)", p.name) for p in folder.iterdir()] if folder.is_dir() else []
+    latest = max((int(match.group(1)) for match in runs if match), default=0)
+    # As the zoo, a new run takes the next number; --resume continues the newest.
+    return folder / f"{name}_{latest if args.resume and latest else latest + 1}"
+
+
+def _set_aside_monitor_logs(out: Path) -> None:
+    """
+    Monitor starts its CSV files anew: a resumed run first renames the previous ones (``0.monitor.csv`` to
+    ``0.part1.monitor.csv``), which SB3's ``load_results`` still reads with the new ones, in time order.
+    """
+    for path in sorted(out.glob("*.monitor.csv")):
+        if re.fullmatch(r"\d+\.monitor\.csv", path.name):
+            rank, part = path.name.split(".")[0], 1
+            while (out / f"{rank}.part{part}.monitor.csv").exists():
+                part += 1
+            path.rename(out / f"{rank}.part{part}.monitor.csv")
+
+
+def _eval_callback(args: argparse.Namespace, out: Path, options: _EnvOptions, model: Any, resumed_at: int | None) -> Any:
+    """SB3's ``EvalCallback`` as rl-zoo3 sets it up: ``evaluations.npz`` and ``best_model.zip`` in the run directory."""
+    from stable_baselines3.common.callbacks import EvalCallback
+    from stable_baselines3.common.vec_env import VecTransposeImage, is_vecenv_wrapped
+
+    from sb3_jedi.envs import atari_game_or_none
+
+    eval_env = _make_run_env(args.env, args.pixels, n_envs=1, seed=args.seed, training=False, options=options)
+    if is_vecenv_wrapped(model.get_env(), VecTransposeImage):
+        # As SB3 wrapped the training env (channels-last frames): EvalCallback wants envs of the same type.
+        eval_env = VecTransposeImage(eval_env)
+    n_envs = model.n_envs
+    callback = EvalCallback(
+        eval_env, n_eval_episodes=args.eval_episodes, eval_freq=max(args.eval_freq // n_envs, 1), log_path=str(out),
+        best_model_save_path=str(out), verbose=args.verbose,
+        # As `sb3-jedi evaluate`: Atari games sample actions (DIAMOND's protocol), other envs act greedily.
+        deterministic=atari_game_or_none(args.env) is None,
+    )  # fmt: skip
+    if resumed_at is not None:
+        _continue_evaluations(callback, out / "evaluations.npz", resumed_at, n_envs)
+    return callback
+
+
+def _continue_evaluations(callback: Any, path: Path, num_timesteps: int, n_envs: int) -> None:
+    """
+    A resumed run keeps the evaluations made up to its checkpoint (``EvalCallback`` rewrites the whole file) and
+    evaluates at the steps an uninterrupted run would.
+    """
+    import numpy as np
+
+    callback.n_calls = num_timesteps // n_envs
+    if not path.is_file():
+        return
+    with np.load(path) as saved:
+        keep = saved["timesteps"] <= num_timesteps
+        callback.evaluations_timesteps = saved["timesteps"][keep].tolist()
+        callback.evaluations_results = saved["results"][keep].tolist()
+        callback.evaluations_length = saved["ep_lengths"][keep].tolist()
+    if callback.evaluations_results:
+        callback.best_mean_reward = max(float(np.mean(results)) for results in callback.evaluations_results)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -161,9 +446,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         th.set_num_threads(args.threads)
     algorithm = get_algorithm(args.algo)
-    hyperparams = load_hyperparams(args.hyperparams, args.env) if args.hyperparams else {}
-    # The run's own keys leave the section; what remains are the algorithm's arguments. Command-line values win.
+    hyperparams = load_hyperparams(args.hyperparams, args.env, env_settings=True) if args.hyperparams else {}
+    # As in the zoo, -params values override the file's.
+    hyperparams.update(_parse_key_values(args.params, "-params"))
+    # The run's own keys and the env's leave the section; what remains are the algorithm's arguments. Command-line
+    # values win.
     n_timesteps, policy, n_envs = (hyperparams.pop(key, None) for key in _RUN_KEYS)
+    env_options = _pop_env_options(hyperparams, _parse_key_values(args.env_kwargs, "--env-kwargs"))
     # The file's values override the preset's (each key as a whole, policy_kwargs included).
     preset = get_preset(args.preset) if args.preset else {}
     hyperparams = {**preset, **hyperparams}
@@ -171,9 +460,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     n_envs = args.n_envs or int(n_envs or 1)
     policy = args.policy or policy
 
-    out = Path(args.out or Path("runs") / f"{args.algo.lower()}_{_slug(args.env)}_seed{args.seed}")
+    out = _run_dir(args)
     checkpoint_dir = out / "checkpoints"
-    env = _make_run_env(args.env, args.pixels, n_envs=n_envs, seed=args.seed, training=True)
+    latest = latest_checkpoint(checkpoint_dir)
+    if latest is not None and not args.resume:
+        raise CommandError(f"{out} already holds checkpoints of a run: pass --resume to continue it, or choose another --out.")
+    resuming = args.resume and latest is not None
+    if resuming:
+        _set_aside_monitor_logs(out)
+    env = _make_run_env(
+        args.env, args.pixels, n_envs=n_envs, seed=args.seed, training=True, options=env_options, monitor_dir=out
+    )
     if policy is None:
         policy = "CnnPolicy" if len(env.observation_space.shape or ()) == 3 else "MlpPolicy"
     if args.preset and policy != PRESET_POLICIES[args.preset]:
@@ -182,10 +479,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             message += f" ({args.env} gives vector observations): add --pixels 64 to learn from its rendered frames"
         raise CommandError(message + ".")
 
-    latest = latest_checkpoint(checkpoint_dir)
-    if latest is not None and not args.resume:
-        raise CommandError(f"{out} already holds checkpoints of a run: pass --resume to continue it, or choose another --out.")
-    if args.resume and latest is not None:
+    if resuming:
         model = load_checkpoint(latest, env=env, device=args.device)
         print(f"Resuming {latest} at {model.num_timesteps} steps.")
         if args.tensorboard_log is not None:
@@ -204,21 +498,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_info = {
         "env_id": args.env, "algo": algorithm.__name__, "policy": policy if isinstance(policy, str) else repr(policy),
         "seed": args.seed, "n_envs": n_envs, "pixels": args.pixels, "preset": args.preset, "total_timesteps": steps,
-        "hyperparams": jsonable(hyperparams), "versions": library_versions(),
+        "hyperparams": jsonable(hyperparams), "env_kwargs": jsonable(env_options.env_kwargs),
+        "env_wrapper": jsonable(env_options.env_wrapper), "frame_stack": env_options.frame_stack,
+        "versions": library_versions(),
     }  # fmt: skip
     (out / "run.json").write_text(json.dumps(run_info, indent=2))
 
-    callback = None
-    if args.checkpoint_freq:
-        callback = CheckpointCallback(checkpoint_dir, args.checkpoint_freq, keep_last=args.keep_checkpoints)
+    callbacks = []
+    if args.checkpoint_freq > 0:
+        callbacks.append(CheckpointCallback(checkpoint_dir, args.checkpoint_freq, keep_last=args.keep_checkpoints))
+    if args.eval_freq > 0:
+        callbacks.append(_eval_callback(args, out, env_options, model, model.num_timesteps if resuming else None))
     remaining = steps - model.num_timesteps
     start = time.perf_counter()
     if remaining > 0:
         model.learn(
             remaining,
-            callback=callback,
+            callback=callbacks,
             log_interval=args.log_interval,
-            reset_num_timesteps=not (args.resume and latest is not None),
+            reset_num_timesteps=not resuming,
             progress_bar=not args.no_progress_bar,
         )
     model.save(out / "model.zip")
@@ -243,6 +541,12 @@ def _env_of_model(model_path: Path, env_id: str | None) -> str:
     if "env_id" in record:
         return record["env_id"]
     raise CommandError(f"Which env? Pass --env (no run.json next to {model_path} records it).")
+
+
+def _env_options_of_model(model_path: Path) -> _EnvOptions:
+    """The env keys ``train`` recorded in run.json beside the model (env_kwargs, env_wrapper, frame_stack), if any."""
+    record = _run_record(model_path)
+    return _EnvOptions(record.get("env_kwargs") or {}, record.get("env_wrapper"), record.get("frame_stack"))
 
 
 def _pixels_of_model(model_path: Path, pixels: int | None) -> int | None:
@@ -275,7 +579,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         returns, lengths = np.asarray(evaluation.episode_scores, dtype=float), evaluation.episode_lengths
         result["human_normalized_score"] = evaluation.hns
     else:
-        env = _make_run_env(env_id, _pixels_of_model(Path(args.model), args.pixels), n_envs=1, seed=args.seed, training=False)
+        env = _make_run_env(
+            env_id,
+            _pixels_of_model(Path(args.model), args.pixels),
+            n_envs=1,
+            seed=args.seed,
+            training=False,
+            options=_env_options_of_model(Path(args.model)),
+        )
         model = _load(args.model, env, args.device)
         episode_returns, lengths = evaluate_policy(
             model, env, n_eval_episodes=args.episodes, deterministic=deterministic, return_episode_rewards=True
@@ -308,7 +619,9 @@ def cmd_enjoy(args: argparse.Namespace) -> int:
     if args.record:
         from sb3_jedi.video import record_video
 
-        env = _make_run_env(env_id, pixels, n_envs=1, seed=args.seed, training=False)
+        env = _make_run_env(
+            env_id, pixels, n_envs=1, seed=args.seed, training=False, options=_env_options_of_model(Path(args.model))
+        )
         model = _load(args.model, env, args.device)
         frames = record_video(model, env, args.record, n_steps=args.steps, fps=args.fps, deterministic=not args.stochastic)
         print(f"Recorded {frames} frames to {args.record}")
@@ -348,7 +661,14 @@ def cmd_dream(args: argparse.Namespace) -> int:
     model = _load(args.model, None, args.device)
     # The env gives the real frames a dream starts from (a loaded model has an empty replay buffer). Atari games use
     # the training protocol, the data the world model learnt from.
-    env = _make_run_env(env_id, _pixels_of_model(Path(args.model), args.pixels), n_envs=1, seed=args.seed, training=True)
+    env = _make_run_env(
+        env_id,
+        _pixels_of_model(Path(args.model), args.pixels),
+        n_envs=1,
+        seed=args.seed,
+        training=True,
+        options=_env_options_of_model(Path(args.model)),
+    )
     policy = "human" if args.human else "random" if args.random else "agent"
     try:
         result = dream(
@@ -372,7 +692,10 @@ def cmd_push(args: argparse.Namespace) -> int:
     from sb3_jedi.hub import default_repo_id, push_to_hub
 
     if args.repo_id is None and args.orga is None:
-        raise CommandError("Give the Hub repo with --repo-id USER/NAME, or --orga USER to name it USER/<algo>-<env>.")
+        raise CommandError(
+            "Give the Hub repo with --repo-id USER/NAME, or --orga USER to name it as rl-zoo3 does: USER/<algo>-<env>, "
+            "e.g. USER/jedi-ALE-Pong-v5."
+        )
     env_id = _env_of_model(Path(args.model), args.env)
     pixels = _pixels_of_model(Path(args.model), args.pixels)
     model = _load(args.model, None, args.device)
@@ -381,11 +704,18 @@ def cmd_push(args: argparse.Namespace) -> int:
             args.repo_id = default_repo_id(args.orga, type(model).__name__, env_id)
         except ValueError as error:
             raise CommandError(str(error)) from error
+    # The training run's evaluations and Monitor logs go into the repo, as rl-zoo3 packs them: by default those of the
+    # run directory the model was saved in (run.json beside it).
+    log_dir = args.log_dir
+    if log_dir is None and (Path(args.model).parent / "run.json").is_file():
+        log_dir = Path(args.model).parent
+    if log_dir is not None and not Path(log_dir).is_dir():
+        raise CommandError(f"--log-dir {log_dir} is not a directory.")
     # A model that learnt from rendered frames is evaluated and recorded on the same frames.
     eval_env = None if pixels is None else _make_run_env(env_id, pixels, n_envs=1, seed=0, training=False)
     result = push_to_hub(
         model, args.repo_id, env_id, eval_env=eval_env, n_eval_episodes=args.episodes, video_length=args.video_length,
-        token=args.token, private=args.private, commit_message=args.message,
+        token=args.token, private=args.private, commit_message=args.message, log_dir=log_dir,
     )  # fmt: skip
     print(f"Pushed to {args.repo_id}: {result}")
     return 0
@@ -394,9 +724,12 @@ def cmd_push(args: argparse.Namespace) -> int:
 def cmd_pull(args: argparse.Namespace) -> int:
     from huggingface_hub import snapshot_download
 
+    from sb3_jedi.hub import ZOO_METRICS_FILE
+
     out = Path(args.out or Path("hub") / args.repo_id.replace("/", "--"))
     path = snapshot_download(repo_id=args.repo_id, revision=args.revision, local_dir=out)
-    zips = sorted(Path(path).glob("*.zip"))
+    # rl-zoo3's metrics archive is a zip too, never a model.
+    zips = sorted(zip_path for zip_path in Path(path).glob("*.zip") if zip_path.name != ZOO_METRICS_FILE)
     print(f"Downloaded {args.repo_id} to {path}" + (f"; model: {zips[0]}" if len(zips) == 1 else ""))
     return 0
 
@@ -488,30 +821,59 @@ def build_parser() -> argparse.ArgumentParser:
             "train Breakout --out runs/breakout --checkpoint-freq 10000 --resume   # continue an interrupted run",
             "train Pong --algo DIAMOND --steps 100000    # the pixel-diffusion baseline",
             "train CartPole-v1 --pixels 64 --preset cpu --threads 1 --steps 50000   # CartPole from frames, on a CPU",
+            "train CartPole-v1 -n 30000 -params gamma:0.98 -f logs --eval-freq 5000   # rl-zoo3 spellings and layout",
         ],
         cmd_train,
     )
     train.add_argument("env", help="Atari game (Pong, ALE/Pong-v5, ...) or a gymnasium env id (CartPole-v1)")
     train.add_argument("--algo", default="JEDI", help="JEDI (default) or DIAMOND")
     train.add_argument("--policy", default=None, help="CnnPolicy or MlpPolicy (default: from the observation space)")
-    train.add_argument("--steps", type=int, default=None, help="total env steps (default: n_timesteps, else 100000)")
+    train.add_argument(
+        "--steps", "-n", "--n-timesteps", type=int, default=None, help="total env steps (default: n_timesteps, else 100000)"
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--n-envs", type=int, default=None, help="parallel envs (default 1)")
     train.add_argument("--device", default="auto", help="cpu, cuda or auto")
     train.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's); 1 on a CPU shared with other work"
     )
-    train.add_argument("--hyperparams", default=None, help="rl-zoo3-style YAML file of hyper-parameters")
+    train.add_argument(
+        "--hyperparams", "-conf", "--conf-file", default=None, metavar="FILE",
+        help="rl-zoo3-style YAML file of hyper-parameters (e.g. the package's sb3_jedi/hyperparams/jedi.yml)",
+    )  # fmt: skip
+    train.add_argument(
+        "-params", "--params", nargs="+", default=None, metavar="KEY:VALUE",
+        help="hyper-parameters overriding the file's, as rl-zoo3's -params: learning_rate:1e-4 'policy_kwargs:dict(...)'",
+    )  # fmt: skip
+    train.add_argument(
+        "--env-kwargs", nargs="+", default=None, metavar="KEY:VALUE",
+        help="keyword arguments of gymnasium.make, overriding the file's env_kwargs (as rl-zoo3's --env-kwargs)",
+    )  # fmt: skip
     train.add_argument(
         "--preset", default=None, choices=sorted(PRESETS),
         help="named hyper-parameters (sb3_jedi.presets): 'cpu' sizes CnnPolicy for a CPU; --hyperparams values override it",
     )  # fmt: skip
     train.add_argument("--pixels", **_PIXELS_OPTION, help=_PIXELS_HELP)
-    train.add_argument("--tensorboard-log", default=None, help="TensorBoard log directory")
+    train.add_argument("--tensorboard-log", "-tb", default=None, help="TensorBoard log directory")
     train.add_argument("--out", default=None, help="run directory (default runs/<algo>_<env>_seed<seed>)")
-    train.add_argument("--checkpoint-freq", type=int, default=0, help="save a resumable checkpoint every N steps (0: never)")
+    train.add_argument(
+        "-f", "--log-folder", default=None,
+        help="rl-zoo3's layout instead of --out: the run directory is LOG_FOLDER/<algo>/<env>_<n>, n counting up "
+        "(--resume: the newest)",
+    )  # fmt: skip
+    train.add_argument(
+        "--checkpoint-freq", "--save-freq", type=int, default=0,
+        help="save a resumable checkpoint every N steps (0 or less: never)",
+    )  # fmt: skip
+    train.add_argument(
+        "--eval-freq", type=int, default=0,
+        help="evaluate every N steps, as rl-zoo3: evaluations.npz and best_model.zip in the run directory (0: never)",
+    )  # fmt: skip
+    train.add_argument("--eval-episodes", type=int, default=5, help="episodes per evaluation (default 5)")
     train.add_argument("--keep-checkpoints", type=int, default=2, help="checkpoints kept (default 2)")
-    train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint of --out")
+    train.add_argument(
+        "--resume", action="store_true", help="continue from the newest checkpoint of --out (or of -f's newest run)"
+    )
     train.add_argument("--log-interval", type=int, default=1, help="episodes between console logs")
     train.add_argument("--verbose", type=int, default=1)
     train.add_argument("--no-progress-bar", action="store_true")
@@ -586,19 +948,27 @@ def build_parser() -> argparse.ArgumentParser:
         "push",
         "Evaluate a model, record a replay and push both with a model card to a Hugging Face Hub model repo.",
         [
-            "push runs/jedi_pong_seed0/model.zip --repo-id you/jedi-Pong --env Pong",
-            "push runs/jedi_pong_seed0/model.zip --orga you --env Pong   # to you/jedi-Pong",
+            "push runs/jedi_pong_seed0/model.zip --orga you --env Pong   # to you/jedi-ALE-Pong-v5",
+            "push runs/jedi_pong_seed0/model.zip --repo-id you/my-pong-agent --env Pong",
         ],
         cmd_push,
     )
     push.add_argument("model", help="model zip")
-    push.add_argument("--repo-id", default=None, help="Hub repo, e.g. you/jedi-Pong (or name it with --orga)")
-    push.add_argument("--orga", default=None, help="Hub user or organisation: the repo is ORGA/<algo>-<env>, as rl-zoo3")
+    push.add_argument("--repo-id", default=None, help="Hub repo, e.g. you/my-pong-agent (default: named from --orga)")
+    push.add_argument(
+        "--orga", default=None, help="Hub user or organisation: the repo is ORGA/<algo>-<env>, as rl-zoo3 names it"
+    )
     push.add_argument("--pixels", **_PIXELS_OPTION, help=_PIXELS_OF_MODEL_HELP)
     push.add_argument("--env", default=None, help="env id (default: from run.json beside the model)")
     push.add_argument("--episodes", type=int, default=10, help="evaluation episodes for the model card")
     push.add_argument("--video-length", type=int, default=1000, help="steps of the replay video")
     push.add_argument("--token", default=None, help="Hub token (default: the logged-in one)")
+    push.add_argument(
+        "--log-dir",
+        default=None,
+        help="training run folder whose evaluations.npz and Monitor logs go into the repo "
+        "(default: the model's folder when run.json is there)",
+    )
     push.add_argument("--private", action="store_true")
     push.add_argument("--message", default="Upload sb3-jedi agent", help="commit message")
     push.add_argument("--device", default="auto")
@@ -606,10 +976,10 @@ def build_parser() -> argparse.ArgumentParser:
     pull = command(
         "pull",
         "Download a model repo from the Hugging Face Hub (nothing is unpickled).",
-        ["pull you/jedi-Pong --out models/pong", "evaluate models/pong/jedi-Pong.zip --env Pong"],
+        ["pull you/jedi-ALE-Pong-v5 --out models/pong", "evaluate models/pong/jedi-ALE-Pong-v5.zip --env Pong"],
         cmd_pull,
     )
-    pull.add_argument("repo_id", help="Hub repo, e.g. you/jedi-Pong")
+    pull.add_argument("repo_id", help="Hub repo, e.g. you/jedi-ALE-Pong-v5")
     pull.add_argument("--revision", default=None)
     pull.add_argument("--out", default=None, help="directory (default hub/<owner>--<name>)")
 

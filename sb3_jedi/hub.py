@@ -3,14 +3,19 @@ Share trained agents through Hugging Face Hub model repos, as Stable-Baselines3 
 
 :func:`push_to_hub` evaluates a model, records a replay video and uploads, in one commit, a repo holding:
 
-- ``<algo>-<env id>.zip``: the model, as ``model.save`` writes it
+- ``<algo>-<env>.zip``: the model, as ``model.save`` writes it, named as rl-zoo3 and huggingface-sb3 name model zips
+  (``jedi-CartPole-v1.zip``, ``jedi-ALE-Pong-v5.zip``)
 - ``config.json``: the algorithm class, its hyper-parameters, ``policy_kwargs`` and the library versions
-- ``results.json``: mean and standard deviation of the return, episodes, whether actions were greedy or sampled
-  (``is_deterministic``, as huggingface-sb3 writes it), date (and the human-normalised score on Atari)
+- ``results.json``: the keys huggingface-sb3 writes (mean and standard deviation of the return, ``is_deterministic``,
+  episodes, date), then ours (per-episode returns, the protocol, and the human-normalised score on Atari)
+- ``config.yml``, ``args.yml``, ``env_kwargs.yml`` and ``train_eval_metrics.zip``: the files rl-zoo3's
+  ``load_from_hub`` fetches besides the model (hyper-parameters, run arguments, env arguments, and the training run's
+  ``evaluations.npz`` and Monitor logs, or this evaluation as SB3's ``EvalCallback`` writes ``evaluations.npz``)
 - ``replay.mp4``: the agent playing, recorded from the env's ``rgb_array`` renders as H.264 (which browsers and the Hub
   play)
 - ``README.md``: a model card whose metadata the Hub shows for SB3 agents (``library_name: stable-baselines3``,
-  tags, a ``model-index`` with the ``mean_reward`` result), with usage code
+  tags: the canonical env id, such as ``ALE/Pong-v5``, and ``atari100k`` for Atari games; a ``model-index`` with the
+  ``mean_reward`` result), with usage code
 
 Scores follow the protocol of ``sb3-jedi evaluate``: on Atari games, :func:`sb3_jedi.evaluation.evaluate_atari100k`
 with its defaults (DIAMOND's final evaluation: actions sampled from the policy, no epsilon noise); elsewhere greedy
@@ -22,6 +27,9 @@ pickled Python objects, and unpickling can run arbitrary code, so loading refuse
 ``TRUST_REMOTE_CODE=True``); the zip is also checked to be a JEDI checkpoint, from its plain JSON entries, before
 anything in it is unpickled.
 
+Besides :func:`load_from_hub`, a pushed repo loads with huggingface-sb3's ``load_from_hub(repo_id, filename)`` and
+``JEDI.load``, and with rl-zoo3's ``load_from_hub`` (``download_from_hub``), which lays it out as a zoo log folder.
+
 The functions talk to the Hub through ``huggingface_hub`` (``HfApi``), so ``HF_TOKEN``, ``hf auth login`` and
 ``HF_ENDPOINT`` apply as usual.
 """
@@ -31,10 +39,12 @@ from __future__ import annotations
 import datetime
 import importlib.metadata
 import inspect
+import io
 import json
 import os
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +72,7 @@ __all__ = [
     "canonical_env_id",
     "default_deterministic",
     "default_repo_id",
+    "env_name",
     "load_from_hub",
     "model_zip_name",
     "push_to_hub",
@@ -92,6 +103,11 @@ CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
 VIDEO_FILE = "replay.mp4"
 MODEL_CARD_FILE = "README.md"
+# The files rl-zoo3's load_from_hub downloads besides the model zip (a missing one fails the download).
+ZOO_CONFIG_FILE = "config.yml"
+ZOO_ARGS_FILE = "args.yml"
+ZOO_ENV_KWARGS_FILE = "env_kwargs.yml"
+ZOO_METRICS_FILE = "train_eval_metrics.zip"
 
 # Constructor arguments that describe a run's bookkeeping rather than the agent: not written to config.json.
 _NOT_HYPERPARAMETERS = ("self", "policy", "env", "policy_kwargs", "tensorboard_log", "verbose", "device", "_init_setup_model")
@@ -117,6 +133,7 @@ def push_to_hub(
     private: bool = False,
     commit_message: str = "Upload agent with sb3-jedi",
     deterministic: bool | None = None,
+    log_dir: str | os.PathLike | None = None,
 ) -> CommitInfo:
     """
     Evaluate ``model``, record a replay video and upload the model, its card and results to a Hub model repo, in one
@@ -125,8 +142,9 @@ def push_to_hub(
     :param model: the trained JEDI model (or subclass)
     :param repo_id: the model repo, ``"<user or organisation>/<name>"``
     :param env_id: the env the model plays: an Atari game (``"Pong"``, ``"ALE/Pong-v5"``, ``"PongNoFrameskip-v4"``,
-        played under the Atari100k evaluation protocol) or a gymnasium id (``"CartPole-v1"``). It names the model zip
-        and appears in the model card's metadata
+        played under the Atari100k evaluation protocol) or a gymnasium id (``"CartPole-v1"``). Its canonical id
+        (:func:`canonical_env_id`: ``ALE/Pong-v5`` for every spelling of Pong) names the model zip
+        (:func:`model_zip_name`) and tags the model card
     :param eval_env: the env to evaluate on and record (a gymnasium env or a VecEnv, built with
         ``render_mode="rgb_array"`` when a video is recorded); ``None`` builds one from ``env_id`` with
         :func:`sb3_jedi.envs.make_env` (``make_atari100k_env(game, training=False)`` for Atari, the gymnasium id with
@@ -142,6 +160,9 @@ def push_to_hub(
         the video. ``None``: as ``sb3-jedi evaluate``, the default of
         :func:`~sb3_jedi.evaluation.evaluate_atari100k` on Atari games (sampled actions, DIAMOND's protocol) and
         greedy actions on other envs. The model card and ``results.json`` say which was used
+    :param log_dir: the training run's folder (``sb3-jedi train``'s run directory, or an rl-zoo3 log folder), whose
+        ``evaluations.npz`` and Monitor logs (``*.csv``) go into ``train_eval_metrics.zip`` as rl-zoo3 packs them.
+        ``None``, or a folder without ``evaluations.npz``: the archive's ``evaluations.npz`` holds this push's evaluation
     :return: the commit's ``CommitInfo`` (``.commit_url``, ``.oid``)
     """
     from huggingface_hub import CommitOperationAdd, HfApi
@@ -162,12 +183,16 @@ def push_to_hub(
         raise ValueError(f"video_length must be an integer >= 0 (0: no video), got {video_length!r}.")
     if not isinstance(commit_message, str) or not commit_message.strip():
         raise ValueError("commit_message must be a non-empty string.")
+    if log_dir is not None and not Path(log_dir).is_dir():
+        raise ValueError(f"log_dir must be the training run's folder, got {str(log_dir)!r}, which is not a directory.")
     if deterministic is not None and not isinstance(deterministic, bool | np.bool_):
         raise ValueError(
             f"deterministic must be True (greedy actions), False (actions sampled from the policy) or None (the "
             f"protocol of `sb3-jedi evaluate`), got {deterministic!r}."
         )
 
+    # Checks that the env id can name files before anything runs.
+    zip_name = model_zip_name(model, env_id)
     game = atari_game_or_none(env_id)
     deterministic = default_deterministic(game) if deterministic is None else bool(deterministic)
     owns_env = eval_env is None
@@ -205,12 +230,14 @@ def push_to_hub(
             if video_length > 0:
                 fps = _video_fps(env, game)
                 record_video(model, env, folder / VIDEO_FILE, n_steps=video_length, fps=fps, deterministic=deterministic)
-            zip_name = model_zip_name(model, env_id)
             model.save(folder / zip_name)
             config = _config(model, env_id, game)
             (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
             (folder / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")
-            card = _model_card(model, repo_id, env_id, game, zip_name, config, results, has_video=video_length > 0)
+            metrics = _write_zoo_files(folder, model, config, results, None if log_dir is None else Path(log_dir))
+            card = _model_card(
+                model, repo_id, env_id, game, zip_name, config, results, has_video=video_length > 0, metrics=metrics
+            )
             (folder / MODEL_CARD_FILE).write_text(card)
 
             api = HfApi()
@@ -244,22 +271,25 @@ def default_deterministic(game: str | None) -> bool:
 
 def model_zip_name(model: Any, env_id: str) -> str:
     """
-    File name of the model zip in a Hub repo: ``<algorithm>-<env id>.zip``, e.g. ``jedi-CartPole-v1.zip`` or
-    ``jedi-ALE-Pong-v5.zip`` (characters a file name cannot hold become ``-``).
+    File name of the model zip in a Hub repo, as rl-zoo3 and huggingface-sb3 name it (their ``ModelName``):
+    ``<algorithm>-<env name>.zip``, with the algorithm's class name lower-cased and the env name of the canonical env id
+    (:func:`env_name`), e.g. ``jedi-CartPole-v1.zip``, and ``jedi-ALE-Pong-v5.zip`` for ``"Pong"``,
+    ``"ALE/Pong-v5"`` or ``"PongNoFrameskip-v4"``.
 
     :param model: the model (its class names the algorithm)
     :param env_id: the env id given to :func:`push_to_hub`
     :return: the file name
     """
-    return f"{type(model).__name__.lower()}-{_safe_env_name(env_id)}.zip"
+    return f"{type(model).__name__.lower()}-{env_name(canonical_env_id(env_id))}.zip"
 
 
 def default_repo_id(orga: str, algo_name: str, env_id: str) -> str:
     """
     The repo id rl-zoo3 gives an agent when no repo name is chosen: ``"{orga}/{algo}-{env}"``, with the algorithm name
-    lower-cased and the ``/`` of the env id (and any other character a repo name cannot hold) replaced by ``-``, so
-    that the repo is named as the model zip it holds (:func:`model_zip_name`). For example
-    ``default_repo_id("you", "JEDI", "ALE/Pong-v5")`` is ``"you/jedi-ALE-Pong-v5"`` and
+    lower-cased (rl-zoo3's algorithm names: ``jedi``) and the env named as rl-zoo3 names it (:func:`env_name`) after
+    the env id is made canonical (:func:`canonical_env_id`). The repo is then named as the model zip it holds
+    (:func:`model_zip_name`), and rl-zoo3's ``load_from_hub`` finds both from ``algo``, the canonical env id and
+    ``orga``. For example ``default_repo_id("you", "JEDI", "Pong")`` is ``"you/jedi-ALE-Pong-v5"`` and
     ``default_repo_id("you", "jedi", "CartPole-v1")`` is ``"you/jedi-CartPole-v1"``.
 
     :param orga: the Hub user or organisation that owns the repo
@@ -274,7 +304,7 @@ def default_repo_id(orga: str, algo_name: str, env_id: str) -> str:
             raise ValueError(f"{name} must be a non-empty string, got {value!r}.")
     if not re.fullmatch(r"[\w.\-]+", orga.strip()):
         raise ValueError(f"orga must be a Hub user or organisation name (letters, digits, '-', '_', '.'), got {orga!r}.")
-    repo_id = f"{orga.strip()}/{algo_name.strip().lower()}-{_safe_env_name(env_id)}"
+    repo_id = f"{orga.strip()}/{algo_name.strip().lower()}-{env_name(canonical_env_id(env_id))}"
     try:
         validate_repo_id(repo_id)
     except HFValidationError as error:
@@ -285,9 +315,27 @@ def default_repo_id(orga: str, algo_name: str, env_id: str) -> str:
     return repo_id
 
 
-def _safe_env_name(env_id: str) -> str:
-    """The env id with the characters a file or repo name cannot hold (``/`` of ``ALE/Pong-v5``) replaced by ``-``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", env_id.strip()).strip("-.")
+def env_name(env_id: str) -> str:
+    """
+    An env id as rl-zoo3 and huggingface-sb3 write it in file and repo names (their ``EnvironmentName``): the ``/``
+    of a namespaced id becomes ``-`` (``ALE/Pong-v5`` gives ``ALE-Pong-v5``), and of a ``module:EnvId`` id only
+    ``EnvId`` is kept. Any other character a repo name cannot hold also becomes ``-``.
+
+    :param env_id: a gymnasium env id
+    :return: the name
+    """
+    if not isinstance(env_id, str) or not env_id.strip():
+        raise ValueError(f"env_id must be a non-empty string, got {env_id!r}.")
+    name = env_id.strip().replace("/", "-")
+    if ":" in name:
+        parts = name.split(":")
+        if len(parts) != 2 or not parts[1]:
+            raise ValueError(f"env_id {env_id!r} must be 'EnvId' or 'module:EnvId' (one colon at most).")
+        name = parts[1]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    if not name:
+        raise ValueError(f"env_id {env_id!r} holds no character a file or repo name can use.")
+    return name
 
 
 def canonical_env_id(env_id: str) -> str:
@@ -349,19 +397,20 @@ def _results(
 ) -> dict[str, Any]:
     rewards = np.asarray(episode_rewards, dtype=np.float64)
     results: dict[str, Any] = {
-        "env_id": env_id,
+        # The keys of huggingface-sb3's results.json, in its order, so that tools reading those files read this one.
         "mean_reward": float(rewards.mean()),
         "std_reward": float(rewards.std()),
-        # huggingface-sb3's key, and ours
         "is_deterministic": deterministic,
+        "n_eval_episodes": len(episode_rewards),
+        "eval_datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        # Ours.
+        "env_id": canonical_env_id(env_id),
         "deterministic": deterministic,
         "action_selection": _action_selection(deterministic),
-        "n_eval_episodes": len(episode_rewards),
         **protocol,
         "episode_rewards": [float(r) for r in episode_rewards],
         "episode_lengths": [int(n) for n in episode_lengths],
         "num_timesteps": int(model.num_timesteps),
-        "eval_datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     if game is not None:
         results["atari_game"] = game
@@ -423,7 +472,7 @@ def _config(model: JEDI, env_id: str, game: str | None) -> dict[str, Any]:
         "algorithm": f"{cls.__module__}:{cls.__qualname__}",
         "algorithm_name": cls.__name__,
         "policy": jsonable(model.policy_class),
-        "env_id": env_id,
+        "env_id": canonical_env_id(env_id),
     }
     if game is not None:
         config["atari_game"] = game
@@ -438,6 +487,77 @@ def _config(model: JEDI, env_id: str, game: str | None) -> dict[str, Any]:
         }
     )
     return config
+
+
+def _policy_name(model: JEDI) -> str:
+    """The policy as rl-zoo3's config.yml names it: its alias (``"MlpPolicy"``) or else its qualified class name."""
+    for alias, policy_class in model.policy_aliases.items():
+        if policy_class is model.policy_class:
+            return alias
+    return jsonable(model.policy_class)
+
+
+def _write_zoo_files(
+    folder: Path, model: JEDI, config: dict[str, Any], results: dict[str, Any], log_dir: Path | None
+) -> str:
+    """
+    Write the files rl-zoo3's ``load_from_hub`` downloads besides the model zip, laid out as rl-zoo3 writes them, in
+    YAML that ``yaml.safe_load`` reads (rl-zoo3's own files hold Python tags):
+
+    - ``config.yml``: the hyper-parameters, with rl-zoo3's keys for the policy and the training steps
+    - ``args.yml``: the run's arguments (algorithm, env id, env arguments, seed, steps)
+    - ``env_kwargs.yml``: keyword arguments of the env beyond its id (none: the id, and for Atari the Atari100k
+      protocol, define it)
+    - ``train_eval_metrics.zip``: as rl-zoo3 packs a run's folder, its ``evaluations.npz`` and Monitor logs
+      (``*.csv``); without a run's ``evaluations.npz``, one as SB3's ``EvalCallback`` writes it holding the evaluation
+      of ``results.json`` (one evaluation, at the model's step count)
+
+    :return: what ``train_eval_metrics.zip`` holds, for the model card
+    """
+    hyperparameters = {
+        **config["hyperparameters"],
+        "policy": _policy_name(model),
+        "policy_kwargs": config["policy_kwargs"],
+        "n_timesteps": config["num_timesteps"],
+        "n_envs": int(model.n_envs),
+    }
+    (folder / ZOO_CONFIG_FILE).write_text(yaml.safe_dump(hyperparameters, sort_keys=True))
+    env_kwargs: dict[str, Any] = {}
+    args = {
+        "algo": type(model).__name__.lower(),
+        "env": config["env_id"],
+        "env_kwargs": env_kwargs,
+        "n_timesteps": config["num_timesteps"],
+        "seed": model.seed,
+    }
+    (folder / ZOO_ARGS_FILE).write_text(yaml.safe_dump(args, sort_keys=True))
+    (folder / ZOO_ENV_KWARGS_FILE).write_text(yaml.safe_dump(env_kwargs))
+    run_evaluations = None if log_dir is None else log_dir / "evaluations.npz"
+    monitor_logs = [] if log_dir is None else sorted(path for path in log_dir.glob("*.csv") if path.is_file())
+    with zipfile.ZipFile(folder / ZOO_METRICS_FILE, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        if run_evaluations is not None and run_evaluations.is_file():
+            archive.write(run_evaluations, arcname="evaluations.npz")
+            description = "the training run's evaluations (`evaluations.npz`)"
+        else:
+            archive.writestr("evaluations.npz", _evaluations_npz(results))
+            description = "this card's evaluation, as `evaluations.npz` in SB3's `EvalCallback` format"
+        for path in monitor_logs:
+            archive.write(path, arcname=path.name)
+    if monitor_logs:
+        description += f" and the run's Monitor logs ({len(monitor_logs)} `.csv` file{'s' if len(monitor_logs) > 1 else ''})"
+    return description
+
+
+def _evaluations_npz(results: dict[str, Any]) -> bytes:
+    """The evaluation of ``results.json`` as SB3's ``EvalCallback`` saves its evaluations: one row, one evaluation."""
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        timesteps=np.array([results["num_timesteps"]], dtype=np.int64),
+        results=np.array([results["episode_rewards"]], dtype=np.float64),
+        ep_lengths=np.array([results["episode_lengths"]], dtype=np.int64),
+    )
+    return buffer.getvalue()
 
 
 def _model_card_metadata(algorithm: str, env_id: str, game: str | None, results: dict[str, Any]) -> dict[str, Any]:
@@ -509,6 +629,19 @@ def _usage_code(repo_id: str, env_id: str, game: str | None, deterministic: bool
     )
 
 
+def _huggingface_sb3_code(model: JEDI, repo_id: str, zip_name: str) -> str:
+    cls = type(model)
+    return (
+        "import os\n\n"
+        "from huggingface_sb3 import load_from_hub\n"
+        f"from {cls.__module__} import {cls.__qualname__}\n\n"
+        "# huggingface-sb3 downloads model zips only with this opt-in: loading one unpickles it.\n"
+        f'os.environ["{HF_SB3_TRUST_REMOTE_CODE_ENV}"] = "True"\n'
+        f'checkpoint = load_from_hub("{repo_id}", "{zip_name}")\n'
+        f"model = {cls.__qualname__}.load(checkpoint)\n"
+    )
+
+
 def _model_card(
     model: JEDI,
     repo_id: str,
@@ -518,6 +651,7 @@ def _model_card(
     config: dict[str, Any],
     results: dict[str, Any],
     has_video: bool,
+    metrics: str,
 ) -> str:
     algorithm = type(model).__name__
     metadata = yaml.safe_dump(_model_card_metadata(algorithm, env_id, game, results), sort_keys=False, allow_unicode=True)
@@ -569,6 +703,11 @@ def _model_card(
     ]
     if has_video:
         files.append(f"- `{VIDEO_FILE}`: a replay of the agent")
+    files.append(
+        f"- `{ZOO_CONFIG_FILE}`, `{ZOO_ARGS_FILE}`, `{ZOO_ENV_KWARGS_FILE}`, `{ZOO_METRICS_FILE}`: the files rl-zoo3's "
+        f"`load_from_hub` fetches besides the model (hyper-parameters, run arguments, env arguments; the archive holds "
+        f"{metrics})"
+    )
     hyperparameters = {"hyperparameters": config["hyperparameters"], "policy_kwargs": config["policy_kwargs"]}
     versions = ", ".join(f"{name} {version}" for name, version in config["versions"].items())
     sections = [
@@ -586,6 +725,12 @@ def _model_card(
         "Loading a model zip unpickles Python objects, which can run arbitrary code: `load_from_hub` refuses unless you "
         f"pass `trust_remote_code=True` (or set `{TRUST_REMOTE_CODE_ENV}=1`, or huggingface-sb3's "
         f"`{HF_SB3_TRUST_REMOTE_CODE_ENV}=True`), and checks first that the file is a JEDI checkpoint.",
+        "### With huggingface-sb3 or rl-zoo3",
+        f"```python\n{_huggingface_sb3_code(model, repo_id, zip_name)}```",
+        f"rl-zoo3's `rl_zoo3.load_from_hub.download_from_hub(algo='{type(model).__name__.lower()}', "
+        f"env_name=EnvironmentName('{canonical_env_id(env_id)}'), ...)` downloads the repo into a zoo log folder "
+        "(the algorithm is not one of the zoo's own, so its command line does not offer it); load the zip it writes "
+        f"with `{algorithm}.load`.",
         "## Files",
         "\n".join(files),
         "## Hyper-parameters",
@@ -628,7 +773,8 @@ def load_from_hub(
     Before anything is unpickled, the zip is checked to be a JEDI checkpoint (from its plain JSON entries).
 
     :param repo_id: the model repo, ``"<user or organisation>/<name>"``
-    :param filename: the model zip in the repo; ``None`` picks the repo's only ``.zip`` file
+    :param filename: the model zip in the repo; ``None`` picks the repo's only ``.zip`` file (besides rl-zoo3's
+        ``train_eval_metrics.zip``)
     :param revision: branch, tag or commit to download from (``None``: the main branch)
     :param trust_remote_code: allow unpickling the model zip of this repo
     :param load_kwargs: passed on to ``JEDI.load`` (``env``, ``device``, ``custom_objects``, ...)
@@ -656,7 +802,8 @@ def load_from_hub(
 
 
 def _pick_model_zip(repo_id: str, files: list[str], filename: str | None) -> str:
-    zips = sorted(name for name in files if name.endswith(".zip"))
+    # rl-zoo3's metrics archive is a zip too, never a model.
+    zips = sorted(name for name in files if name.endswith(".zip") and name != ZOO_METRICS_FILE)
     if filename is not None:
         if filename not in files:
             listing = ", ".join(zips) if zips else "none"

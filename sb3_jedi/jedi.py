@@ -512,7 +512,17 @@ class JEDI(OffPolicyAlgorithm):
         :param deterministic: most likely action (True) or a sample of the policy
         :return: actions and the next recurrent state
         """
-        return self.policy.predict(observation, state, episode_start, deterministic)
+        return self.policy.predict(self._raw_observation(observation), state, episode_start, deterministic)
+
+    def _raw_observation(self, observation: np.ndarray) -> np.ndarray:
+        """
+        The world model learns from raw observations (the buffer stores them unnormalised): observations normalised by
+        the model's ``VecNormalize`` env, as SB3 passes them, are mapped back before the encoder sees them.
+        """
+        vec_normalize = self._vec_normalize_env
+        if vec_normalize is None or not vec_normalize.norm_obs or isinstance(observation, dict):
+            return observation
+        return vec_normalize.unnormalize_obs(np.asarray(observation, dtype=np.float32))
 
     def _setup_learn(
         self,
@@ -541,10 +551,13 @@ class JEDI(OffPolicyAlgorithm):
                     self._initial_explorer = RandomLinearPolicies(
                         self.observation_space, self.action_space, n_envs, self._sampling_rng
                     )
-                return self._initial_explorer.actions(self._last_obs)  # type: ignore[arg-type]
+                last_obs = self._last_obs if self._vec_normalize_env is None else self._last_original_obs
+                return self._initial_explorer.actions(last_obs)  # type: ignore[arg-type]
             return np.array([self.action_space.sample() for _ in range(n_envs)])
         assert self._last_obs is not None and self._last_rnn_state is not None
-        obs = th.as_tensor(self._last_obs, device=self.device)
+        # The raw observation, as the buffer stores it and the world model learns from it (not VecNormalize's).
+        last_obs = self._last_obs if self._vec_normalize_env is None else self._last_original_obs
+        obs = th.as_tensor(last_obs, device=self.device)
         actions_t, _, self._last_rnn_state = self.policy.act(obs, self._last_rnn_state, deterministic=False)
         actions = actions_t.cpu().numpy()
         random_mask = np.random.random_sample(n_envs) < self.exploration_epsilon
@@ -1076,49 +1089,3 @@ class JEDI(OffPolicyAlgorithm):
                 "game, same wrappers); for another task, create a new model."
             ) from error
         self._last_rnn_state = None
-
-    # Hugging Face Hub ------------------------------------------------------------------------------------------------
-
-    @classmethod
-    def load_from_hub(
-        cls: type[SelfJEDI],
-        repo_id: str,
-        filename: str | None = None,
-        revision: str | None = None,
-        trust_remote_code: bool = False,
-        **load_kwargs: Any,
-    ) -> SelfJEDI:
-        """
-        Download a model from a Hugging Face Hub repo and load it (see :func:`sb3_jedi.hub.load_from_hub`, which this
-        calls; ``trust_remote_code=True`` is needed because loading unpickles the model zip).
-
-        :param repo_id: the model repo, ``"<user or organisation>/<name>"``
-        :param filename: the model zip in the repo (``None``: the repo's only ``.zip``)
-        :param revision: branch, tag or commit (``None``: the main branch)
-        :param trust_remote_code: allow unpickling the model zip of this repo
-        :param load_kwargs: passed on to :meth:`load`
-        :return: the loaded model
-        """
-        from sb3_jedi.hub import load_from_hub  # here: sb3_jedi.hub imports this module
-
-        model = load_from_hub(repo_id, filename, revision, trust_remote_code, **load_kwargs)
-        if not isinstance(model, cls):
-            raise TypeError(
-                f"The Hub repo {repo_id!r} holds a {type(model).__name__} model, not a {cls.__name__} one: load it with "
-                f"{type(model).__name__}.load_from_hub or sb3_jedi.hub.load_from_hub."
-            )
-        return model
-
-    def push_to_hub(self, repo_id: str, env_id: str, **kwargs: Any) -> Any:
-        """
-        Evaluate this model, record a replay and upload it with its model card to a Hugging Face Hub repo (see
-        :func:`sb3_jedi.hub.push_to_hub` for the keyword arguments).
-
-        :param repo_id: the model repo, ``"<user or organisation>/<name>"``
-        :param env_id: the env the model plays (an Atari game or a gymnasium id)
-        :param kwargs: ``eval_env``, ``n_eval_episodes``, ``video_length``, ``token``, ``private``, ``commit_message``
-        :return: the commit's ``huggingface_hub.CommitInfo``
-        """
-        from sb3_jedi.hub import push_to_hub
-
-        return push_to_hub(self, repo_id, env_id, **kwargs)

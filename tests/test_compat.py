@@ -51,6 +51,31 @@ def test_vec_normalize_buffer_stores_raw_observations_and_rewards():
     np.testing.assert_array_equal(rewards, 1.0)  # the original reward, not the normalised one
 
 
+def test_vec_normalize_the_agent_acts_on_the_raw_observations_it_learns_from():
+    env = VecNormalize(DummyVecEnv([CounterEnv]), norm_obs=True, norm_reward=True)
+    model = JEDI("MlpPolicy", env, seed=0, **TINY)
+    seen = []
+    act = model.policy.act
+
+    def recording_act(obs, hidden, deterministic=False):
+        seen.append(obs.cpu().numpy().copy())
+        return act(obs, hidden, deterministic)
+
+    model.policy.act = recording_act
+    model.learn(120)
+    acted_on = np.concatenate(seen)
+    # While collecting, the actor gets the raw counters (t, 1000 + t), never VecNormalize's squashed values.
+    assert len(acted_on) > 0
+    np.testing.assert_array_equal(acted_on[:, 1], acted_on[:, 0] + 1000)
+    # predict is given what the VecNormalize env returns (SB3's convention) and maps it back to the raw observation.
+    raw = np.array([[7.0, 1007.0]], dtype=np.float32)
+    normalised = env.normalize_obs(raw)
+    assert np.abs(normalised).max() < 50  # really normalised: far from the raw 1007
+    seen.clear()
+    model.predict(normalised, deterministic=True)
+    np.testing.assert_allclose(seen[-1], raw, rtol=1e-4)
+
+
 def test_the_package_ships_its_type_hints():
     # PEP 561: type checkers read sb3_jedi's hints in users' code only when the package carries py.typed.
     from importlib.resources import files

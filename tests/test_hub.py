@@ -10,6 +10,7 @@ import io
 import json
 import pickle
 import re
+import sys
 import zipfile
 from pathlib import Path
 
@@ -25,14 +26,16 @@ from huggingface_hub import HfApi, constants
 from stable_baselines3 import PPO
 
 import sb3_jedi.evaluation
-from sb3_jedi import DIAMOND, JEDI
+from sb3_jedi import JEDI
 from sb3_jedi.envs import make_atari100k_env
 from sb3_jedi.evaluation import human_normalized_score
 from sb3_jedi.evaluation.protocol import evaluate_atari100k
 from sb3_jedi.hub import (
     HF_SB3_TRUST_REMOTE_CODE_ENV,
     TRUST_REMOTE_CODE_ENV,
+    canonical_env_id,
     default_repo_id,
+    env_name,
     load_from_hub,
     model_zip_name,
     push_to_hub,
@@ -47,6 +50,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload ra
 TOKEN = "hf_stand_in_write_token"
 REPO = "tester/jedi-cartpole"
 ZIP = "jedi-CartPole-v1.zip"
+# The files rl-zoo3's load_from_hub fetches besides the model zip.
+ZOO_FILES = ("config.yml", "args.yml", "env_kwargs.yml", "train_eval_metrics.zip")
 N_EVAL_EPISODES = 3
 VIDEO_STEPS = 20
 
@@ -78,16 +83,30 @@ def _hub_environment(monkeypatch: pytest.MonkeyPatch, server: HubStandIn, hf_hom
         monkeypatch.delenv(name, raising=False)
     # The client read its environment when imported: move every path under the old HF_HOME to the new one.
     old_home = constants.HF_HOME
+    settings: dict[str, object] = {}
     for name in dir(constants):
         value = getattr(constants, name)
         if name.isupper() and isinstance(value, str) and value.startswith(old_home) and name != "HF_HOME":
-            monkeypatch.setattr(constants, name, str(hf_home) + value[len(old_home) :])
-    monkeypatch.setattr(constants, "HF_HOME", str(hf_home))
-    monkeypatch.setattr(constants, "ENDPOINT", server.endpoint)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.endpoint + "/{repo_id}/resolve/{revision}/{filename}")
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+            settings[name] = str(hf_home) + value[len(old_home) :]
+    settings.update(
+        {
+            "HF_HOME": str(hf_home),
+            "ENDPOINT": server.endpoint,
+            "HUGGINGFACE_CO_URL_TEMPLATE": server.endpoint + "/{repo_id}/resolve/{revision}/{filename}",
+            "HF_HUB_DISABLE_TELEMETRY": True,
+            "HF_HUB_DISABLE_XET": True,
+            "HF_HUB_OFFLINE": False,
+        }
+    )
+    # Some client versions (0.x) also copied settings into their modules by name, e.g. file_download's URL template:
+    # those copies move too, or a download would go to the real Hub.
+    modules = [module for name, module in sorted(sys.modules.items()) if name.startswith("huggingface_hub.")]
+    for name, value in settings.items():
+        old = getattr(constants, name, None)
+        monkeypatch.setattr(constants, name, value, raising=False)
+        for module in modules:
+            if module is not constants and name in vars(module) and vars(module)[name] == old:
+                monkeypatch.setattr(module, name, value)
 
 
 @pytest.fixture(scope="module")
@@ -176,10 +195,11 @@ def test_push_uploads_every_file_in_one_commit(hub, pushed):
     assert len(repo.commits) == 2
     assert pushed.oid == repo.head.oid
     assert pushed.commit_url == f"{hub.endpoint}/{REPO}/commit/{repo.head.oid}"
-    assert set(hub.files(REPO)) == {".gitattributes", "README.md", "config.json", "results.json", "replay.mp4", ZIP}
+    expected = {".gitattributes", "README.md", "config.json", "results.json", "replay.mp4", ZIP, *ZOO_FILES}
+    assert set(hub.files(REPO)) == expected
     # Binary files went through the LFS negotiation and upload, text files inside the commit.
-    assert hub.lfs_paths(REPO) == {ZIP, "replay.mp4"}
-    assert hub.count("PUT", r"/_lfs/upload/[0-9a-f]{64}") == 2
+    assert hub.lfs_paths(REPO) == {ZIP, "replay.mp4", "train_eval_metrics.zip"}
+    assert hub.count("PUT", r"/_lfs/upload/[0-9a-f]{64}") == 3
     assert TOKEN in hub.tokens_seen
     assert hub.unhandled == []
     # The files listed by the Hub API are the ones committed.
@@ -221,20 +241,41 @@ def test_model_card_metadata_and_usage(hub, pushed):
     assert TRUST_REMOTE_CODE_ENV in body and f"{HF_SB3_TRUST_REMOTE_CODE_ENV}=True" in body
     assert f"| {N_EVAL_EPISODES} ({ACTIONS[results['is_deterministic']]}) |" in body
     assert "atari100k" not in metadata["tags"]
+    # How to load it with huggingface-sb3 and rl-zoo3, and the zoo's files in the file list.
+    assert f'load_from_hub("{REPO}", "{ZIP}")' in body and "JEDI.load(checkpoint)" in body
+    assert "download_from_hub(algo='jedi', env_name=EnvironmentName('CartPole-v1')" in body
+    assert all(f"`{name}`" in body for name in ZOO_FILES)
+
+
+def _python_blocks(card: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", card, flags=re.DOTALL)
 
 
 def test_model_card_usage_code_runs(hub, pushed, monkeypatch):
     card = _download(REPO, "README.md").read_text()
-    (code,) = re.findall(r"```python\n(.*?)```", card, flags=re.DOTALL)
+    usage, _ = _python_blocks(card)
     namespace: dict = {}
-    exec(compile(code, "model card usage", "exec"), namespace)
+    exec(compile(usage, "model card usage", "exec"), namespace)
     assert isinstance(namespace["model"], JEDI)
     assert np.isfinite(namespace["mean_reward"]) and namespace["mean_reward"] >= 1
 
 
+def test_model_card_huggingface_sb3_code_runs(hub, pushed, model, monkeypatch):
+    pytest.importorskip("huggingface_sb3")
+    card = _download(REPO, "README.md").read_text()
+    _, code = _python_blocks(card)
+    # The snippet sets the variable itself; monkeypatch restores the environment afterwards.
+    monkeypatch.setenv(HF_SB3_TRUST_REMOTE_CODE_ENV, "False")
+    namespace: dict = {}
+    exec(compile(code, "model card huggingface-sb3 usage", "exec"), namespace)
+    assert type(namespace["model"]) is JEDI
+    np.testing.assert_array_equal(_rollout_actions(namespace["model"])[0], _rollout_actions(model)[0])
+
+
 def test_results_json(hub, pushed, model):
     results = json.loads(_download(REPO, "results.json").read_text())
-    assert {"mean_reward", "std_reward", "n_eval_episodes", "eval_datetime", "env_id"} <= set(results)
+    # huggingface-sb3's keys come first, in its order; ours follow.
+    assert list(results)[:5] == ["mean_reward", "std_reward", "is_deterministic", "n_eval_episodes", "eval_datetime"]
     assert results["env_id"] == "CartPole-v1"
     assert results["n_eval_episodes"] == len(results["episode_rewards"]) == N_EVAL_EPISODES
     assert results["mean_reward"] == pytest.approx(np.mean(results["episode_rewards"]))
@@ -262,6 +303,31 @@ def test_config_json(hub, pushed, model):
     assert json.loads(json.dumps(with_reward_head(SMALL_MLP, "symlog_twohot"))) == config["policy_kwargs"]
     assert {"sb3-jedi", "stable-baselines3", "torch", "gymnasium", "ale-py"} <= set(config["versions"])
     assert config["versions"]["torch"] == th.__version__
+
+
+def test_rl_zoo_files(hub, pushed, model):
+    """config.yml, args.yml, env_kwargs.yml and train_eval_metrics.zip, laid out as rl-zoo3 writes them."""
+    # Plain YAML: safe_load reads it (rl-zoo3 reads it with its unsafe loader, which reads plain YAML too).
+    zoo_config = yaml.safe_load(_download(REPO, "config.yml").read_text())
+    config = json.loads(_download(REPO, "config.json").read_text())
+    assert zoo_config["policy"] == "MlpPolicy"
+    assert zoo_config["n_timesteps"] == model.num_timesteps
+    assert zoo_config["n_envs"] == 1
+    assert zoo_config["policy_kwargs"] == config["policy_kwargs"]
+    assert zoo_config["batch_size"] == 8 and zoo_config["learning_starts"] == 100
+    assert {key: zoo_config[key] for key in config["hyperparameters"]} == config["hyperparameters"]
+    # rl-zoo3's enjoy reads env_kwargs from args.yml.
+    args = yaml.safe_load(_download(REPO, "args.yml").read_text())
+    assert args == {"algo": "jedi", "env": "CartPole-v1", "env_kwargs": {}, "n_timesteps": model.num_timesteps, "seed": 0}
+    assert yaml.safe_load(_download(REPO, "env_kwargs.yml").read_text()) == {}
+    # The evaluation of results.json, as SB3's EvalCallback writes evaluations.npz (one row: one evaluation).
+    results = json.loads(_download(REPO, "results.json").read_text())
+    with zipfile.ZipFile(_download(REPO, "train_eval_metrics.zip")) as archive:
+        assert archive.namelist() == ["evaluations.npz"]
+        evaluations = np.load(io.BytesIO(archive.read("evaluations.npz")))
+        np.testing.assert_array_equal(evaluations["timesteps"], [model.num_timesteps])
+        np.testing.assert_allclose(evaluations["results"], [results["episode_rewards"]])
+        np.testing.assert_array_equal(evaluations["ep_lengths"], [results["episode_lengths"]])
 
 
 def _decode(path: Path) -> tuple[dict, list[np.ndarray]]:
@@ -367,6 +433,40 @@ def test_record_video_checks_its_arguments(tmp_path):
     with pytest.raises(ValueError, match="fps"):
         record_video(_ConstantPolicy(), env, tmp_path / "a.mp4", fps=0)
     assert not (tmp_path / "a.mp4").exists()
+
+
+def _metrics_archive(files: dict[str, bytes]) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(files["train_eval_metrics.zip"])) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_push_packs_the_training_run_metrics(hub, model, tmp_path):
+    """With the run's folder, train_eval_metrics.zip holds its evaluations.npz and Monitor logs, as rl-zoo3 packs them."""
+    run = tmp_path / "run"
+    run.mkdir()
+    returns = [[9.0, 11.0], [30.0, 50.0]]
+    np.savez(run / "evaluations.npz", timesteps=[100, 200], results=returns, ep_lengths=np.array(returns, dtype=int))
+    (run / "0.monitor.csv").write_text('#{"t_start": 0.0, "env_id": "CartPole-v1"}\nr,l,t\n12.0,12,0.1\n')
+    (run / "0.part1.monitor.csv").write_text('#{"t_start": 0.0, "env_id": "CartPole-v1"}\nr,l,t\n20.0,20,0.2\n')
+    (run / "model.zip").write_bytes(b"not packed")
+    repo_id = "tester/with-run-metrics"
+    push_to_hub(model, repo_id, "CartPole-v1", n_eval_episodes=1, video_length=0, token=TOKEN, log_dir=run)
+    files = hub.files(repo_id)
+    packed = _metrics_archive(files)
+    assert set(packed) == {"evaluations.npz", "0.monitor.csv", "0.part1.monitor.csv"}
+    assert packed["evaluations.npz"] == (run / "evaluations.npz").read_bytes()
+    assert packed["0.monitor.csv"] == (run / "0.monitor.csv").read_bytes()
+    assert "the training run's evaluations (`evaluations.npz`) and the run's Monitor logs (2 `.csv` files)" in (
+        files["README.md"].decode()
+    )
+    # A folder without evaluations.npz: the push's own evaluation, beside the run's Monitor logs.
+    (run / "evaluations.npz").unlink()
+    push_to_hub(model, repo_id, "CartPole-v1", n_eval_episodes=2, video_length=0, token=TOKEN, log_dir=str(run))
+    packed = _metrics_archive(hub.files(repo_id))
+    assert set(packed) == {"evaluations.npz", "0.monitor.csv", "0.part1.monitor.csv"}
+    assert np.load(io.BytesIO(packed["evaluations.npz"]))["results"].shape == (1, 2)
+    with pytest.raises(ValueError, match="log_dir must be the training run's folder"):
+        push_to_hub(model, repo_id, "CartPole-v1", token=TOKEN, log_dir=tmp_path / "missing")
 
 
 def test_push_checks_its_arguments(hub, model):
@@ -510,19 +610,79 @@ def test_choice_of_the_model_zip(hub, pushed):
     assert isinstance(load_from_hub("tester/two-zips", filename="b.zip", trust_remote_code=True), JEDI)
     with pytest.raises(ValueError, match=r"no file 'c\.zip'"):
         load_from_hub("tester/two-zips", filename="c.zip", trust_remote_code=True)
+    # rl-zoo3's metrics archive is not a model: a repo with it and one model zip has one choice.
+    metrics = hub.files(REPO)["train_eval_metrics.zip"]
+    hub.add_repo("tester/zoo-layout", {"model.zip": jedi_zip, "train_eval_metrics.zip": metrics})
+    assert isinstance(load_from_hub("tester/zoo-layout", trust_remote_code=True), JEDI)
+    hub.add_repo("tester/metrics-only", {"train_eval_metrics.zip": metrics})
+    with pytest.raises(ValueError, match=r"no \.zip model file"):
+        load_from_hub("tester/metrics-only", trust_remote_code=True)
 
 
-# The JEDI conveniences -----------------------------------------------------------------------------------------------
+# Other clients: huggingface-sb3 and rl-zoo3 ---------------------------------------------------------------------------
 
 
-def test_model_methods_push_and_load(hub, model):
-    repo_id = "tester/jedi-methods"
-    commit = model.push_to_hub(repo_id, "CartPole-v1", n_eval_episodes=1, video_length=0, token=TOKEN)
-    assert commit.oid == hub.repos[repo_id].head.oid
-    loaded = JEDI.load_from_hub(repo_id, trust_remote_code=True, device="cpu")
-    np.testing.assert_array_equal(_rollout_actions(loaded, n_steps=10)[0], _rollout_actions(model, n_steps=10)[0])
-    with pytest.raises(TypeError, match="holds a JEDI model, not a DIAMOND one"):
-        DIAMOND.load_from_hub(repo_id, trust_remote_code=True)
+def _assert_same_agent(loaded, model) -> None:
+    actions, state = _rollout_actions(model)
+    loaded_actions, loaded_state = _rollout_actions(loaded)
+    np.testing.assert_array_equal(loaded_actions, actions)
+    np.testing.assert_allclose(loaded_state, state, rtol=0, atol=1e-6)
+
+
+def test_huggingface_sb3_load_from_hub_then_jedi_load(hub, pushed, model, monkeypatch):
+    huggingface_sb3 = pytest.importorskip("huggingface_sb3")
+    monkeypatch.setenv(HF_SB3_TRUST_REMOTE_CODE_ENV, "True")
+    path = huggingface_sb3.load_from_hub(REPO, ZIP)
+    loaded = JEDI.load(path, device="cpu")
+    assert type(loaded) is JEDI and loaded.num_timesteps == model.num_timesteps
+    _assert_same_agent(loaded, model)
+
+
+# Run in a child process: importing rl_zoo3 patches gymnasium's TimeLimit for the whole process.
+_RL_ZOO3_DOWNLOAD = """
+import sys
+
+import rl_zoo3.load_from_hub as zoo_hub
+from huggingface_hub.errors import EntryNotFoundError
+from huggingface_sb3 import EnvironmentName
+
+# rl-zoo3 skips a repo's missing vec_normalize.pkl by catching requests' HTTPError, which huggingface-hub 0.x raises
+# and 1.0 and later do not (their errors are not requests' any more): catch those too, as the zoo means to.
+if not issubclass(EntryNotFoundError, zoo_hub.HTTPError):
+    zoo_hub.HTTPError = (zoo_hub.HTTPError, EntryNotFoundError)
+algo, env_id, folder, organization = sys.argv[1:]
+zoo_hub.download_from_hub(algo, EnvironmentName(env_id), exp_id=0, folder=folder, organization=organization)
+"""
+
+
+def test_rl_zoo3_load_from_hub(hub, model, tmp_path, monkeypatch):
+    pytest.importorskip("huggingface_sb3")
+    pytest.importorskip("rl_zoo3")
+    import subprocess
+    import sys
+
+    # The repo rl-zoo3 looks for: ORGA/<algo>-<env name>, holding <algo>-<env name>.zip (default_repo_id names it so).
+    repo_id = default_repo_id("tester", "jedi", "CartPole-v1")
+    push_to_hub(model, repo_id, "CartPole-v1", n_eval_episodes=2, video_length=0, token=TOKEN)
+    monkeypatch.setenv(HF_SB3_TRUST_REMOTE_CODE_ENV, "True")
+    logs = tmp_path / "logs"
+    command = [sys.executable, "-c", _RL_ZOO3_DOWNLOAD, "jedi", "CartPole-v1", str(logs), "tester"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"Downloading from https://huggingface.co/{repo_id}" in done.stdout
+    # The zoo's log folder: logs/<algo>/<env>_<run>/ with the model, the env's config folder and the metrics.
+    run = logs / "jedi" / "CartPole-v1_1"
+    assert {path.relative_to(run).as_posix() for path in run.rglob("*") if path.is_file()} == {
+        "CartPole-v1.zip",
+        "CartPole-v1/config.yml",
+        "CartPole-v1/args.yml",
+        "CartPole-v1/env_kwargs.yml",
+        "evaluations.npz",
+    }
+    assert np.load(run / "evaluations.npz")["results"].shape == (1, 2)
+    loaded = JEDI.load(run / "CartPole-v1.zip", device="cpu")
+    assert loaded.num_timesteps == model.num_timesteps
+    _assert_same_agent(loaded, model)
 
 
 # Atari -------------------------------------------------------------------------------------------------------------
@@ -629,11 +789,15 @@ def test_atari_push_scores_as_the_cli_evaluates(hub, atari_model, tmp_path, prot
     assert f"| 2 ({ACTIONS[protocol]}) |" in card
     assert f"deterministic={protocol})" in card
     assert "sb3-jedi evaluate" in card
-    # The canonical ALE id and the benchmark tag, whichever spelling of the game was given.
+    # The canonical ALE id and the benchmark tag, whichever spelling of the game was given; the zip is named from it.
     metadata = _card_metadata(card)
     assert {"ALE/Pong-v5", "atari100k"} <= set(metadata["tags"])
     assert "Pong" not in metadata["tags"]
     assert metadata["model-index"][0]["results"][0]["dataset"]["type"] == "ALE/Pong-v5"
+    assert results["env_id"] == "ALE/Pong-v5" and results["atari_game"] == "Pong"
+    assert "jedi-ALE-Pong-v5.zip" in files and "jedi-Pong.zip" not in files
+    assert yaml.safe_load(files["args.yml"])["env"] == "ALE/Pong-v5"
+    assert yaml.safe_load(files["config.yml"])["policy"] == "CnnPolicy"
 
 
 def test_atari_push_with_the_other_action_selection(hub, atari_model, protocol_calls):
@@ -656,8 +820,10 @@ def test_atari_push_with_the_other_action_selection(hub, atari_model, protocol_c
     [
         ("you", "jedi", "CartPole-v1", "you/jedi-CartPole-v1"),
         ("sb3", "JEDI", "ALE/Pong-v5", "sb3/jedi-ALE-Pong-v5"),
-        ("my-org", "DIAMOND", "Pong", "my-org/diamond-Pong"),
-        ("you", "jedi", "PongNoFrameskip-v4", "you/jedi-PongNoFrameskip-v4"),
+        # Every spelling of an Atari game gives the canonical ALE id's name.
+        ("my-org", "DIAMOND", "Pong", "my-org/diamond-ALE-Pong-v5"),
+        ("you", "jedi", "PongNoFrameskip-v4", "you/jedi-ALE-Pong-v5"),
+        ("you", "jedi", "MountainCar-v0", "you/jedi-MountainCar-v0"),
     ],
 )
 def test_default_repo_id(orga, algo, env_id, expected):
@@ -666,6 +832,41 @@ def test_default_repo_id(orga, algo, env_id, expected):
     # The repo is named as the model zip push_to_hub puts in it.
     model_class = type(algo.upper(), (), {})
     assert model_zip_name(model_class(), env_id) == repo_id.split("/")[1] + ".zip"
+
+
+@pytest.mark.parametrize(
+    ("env_id", "expected"),
+    [
+        ("CartPole-v1", "CartPole-v1"),
+        ("ALE/Pong-v5", "ALE-Pong-v5"),
+        ("my_package:MyEnv-v0", "MyEnv-v0"),
+        ("my_package:ns/MyEnv-v0", "ns-MyEnv-v0"),
+        ("MiniGrid-Empty-5x5-v0", "MiniGrid-Empty-5x5-v0"),
+    ],
+)
+def test_env_name_follows_rl_zoo3(env_id, expected):
+    assert env_name(env_id) == expected
+    try:
+        from huggingface_sb3 import EnvironmentName
+    except ImportError:
+        return
+    # The name rl-zoo3 and huggingface-sb3 build their model and repo names from.
+    assert env_name(env_id) == str(EnvironmentName(env_id))
+
+
+def test_env_name_checks_its_argument():
+    with pytest.raises(ValueError, match="one colon at most"):
+        env_name("a:b:MyEnv-v0")
+    with pytest.raises(ValueError, match="non-empty string"):
+        env_name("  ")
+    with pytest.raises(ValueError, match="no character"):
+        env_name("///")
+
+
+def test_canonical_env_id():
+    assert canonical_env_id("Pong") == canonical_env_id("PongNoFrameskip-v4") == canonical_env_id("ALE/Pong-v5")
+    assert canonical_env_id("Pong") == "ALE/Pong-v5"
+    assert canonical_env_id(" CartPole-v1 ") == "CartPole-v1"
 
 
 def test_default_repo_id_checks_its_arguments():
@@ -702,18 +903,29 @@ def test_cli_push_pull_and_evaluate(hub, model, tmp_path, capsys):
 def test_cli_push_names_the_repo_from_orga(hub, model, tmp_path, capsys):
     from sb3_jedi.cli import main
 
+    # A run directory: the env comes from run.json, and the run's Monitor log goes into the repo.
     model.save(tmp_path / "model.zip")
-    push = ["push", str(tmp_path / "model.zip"), "--env", "CartPole-v1", "--episodes", "1", "--video-length", "3"]
+    (tmp_path / "run.json").write_text(json.dumps({"env_id": "CartPole-v1"}))
+    (tmp_path / "0.monitor.csv").write_text('#{"t_start": 0.0, "env_id": "CartPole-v1"}\nr,l,t\n12.0,12,0.1\n')
+    push = ["push", str(tmp_path / "model.zip"), "--episodes", "1", "--video-length", "3"]
     assert main([*push, "--orga", "tester", "--token", TOKEN]) == 0
     assert "Pushed to tester/jedi-CartPole-v1" in capsys.readouterr().out
+    assert set(_metrics_archive(hub.files("tester/jedi-CartPole-v1"))) == {"evaluations.npz", "0.monitor.csv"}
     assert main(["pull", "tester/jedi-CartPole-v1", "--out", str(tmp_path / "pulled")]) == 0
     assert (tmp_path / "pulled" / "results.json").is_file()
+    assert f"model: {tmp_path / 'pulled' / ZIP}" in capsys.readouterr().out
+    assert main([*push, "--orga", "tester", "--log-dir", str(tmp_path / "missing"), "--token", TOKEN]) == 2
+    assert "is not a directory" in capsys.readouterr().err
     # Neither --repo-id nor --orga: a clear error, not a stack trace
     assert main([*push, "--token", TOKEN]) == 2
     assert "--orga" in capsys.readouterr().err
 
 
-def test_share_on_hub_example(hub, model, tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("repo_option", "repo_id"),
+    [(["--repo-id", "tester/example"], "tester/example"), (["--orga", "tester"], "tester/jedi-CartPole-v1")],
+)
+def test_share_on_hub_example(hub, model, tmp_path, capsys, repo_option, repo_id):
     import importlib.util
 
     path = Path(__file__).resolve().parents[1] / "examples" / "share_on_hub.py"
@@ -721,7 +933,8 @@ def test_share_on_hub_example(hub, model, tmp_path, capsys):
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     model.save(tmp_path / "model.zip")
-    argv = ["--model", str(tmp_path / "model.zip"), "--env", "CartPole-v1", "--repo-id", "tester/example"]
+    argv = ["--model", str(tmp_path / "model.zip"), "--env", "CartPole-v1", *repo_option]
     loaded = example.main([*argv, "--episodes", "1", "--video-length", "3", "--token", TOKEN])
     assert isinstance(loaded, JEDI)
-    assert "same greedy action" in capsys.readouterr().out
+    assert f"Loaded {repo_id} back: same greedy action" in capsys.readouterr().out
+    assert hub.repos[repo_id].head.message == "Upload agent with sb3-jedi"

@@ -1,0 +1,74 @@
+"""The initial collection's actions: DIAMOND's uniform random actions, or per-episode random linear policies."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium import spaces
+from tiny_settings import TINY
+from toy_envs import RandomImages
+
+from sb3_jedi import JEDI
+from sb3_jedi.exploration import RandomLinearPolicies
+
+
+def _goals_in_initial_collection(mode: str, seed: int, steps: int = 3_000) -> int:
+    model = JEDI("MlpPolicy", "Acrobot-v1", seed=seed, initial_exploration=mode, learning_starts=steps, wm_log_interval=None)
+    model.learn(steps)  # the initial collection only: training would start after `steps`
+    buffer = model.replay_buffer
+    assert model._world_model_updates == 0
+    return int(buffer.terminated[: buffer.size()].sum())
+
+
+def test_random_linear_policies_reach_acrobots_goal_far_more_often_than_uniform_actions():
+    # Acrobot's swing-up needs actions that follow the pendulum's motion: independent random actions reach the goal
+    # about once in 10,000 steps, a random state-dependent policy in about one episode of two.
+    uniform = sum(_goals_in_initial_collection("uniform", seed) for seed in range(3))
+    random_linear = sum(_goals_in_initial_collection("random_linear", seed) for seed in range(3))
+    assert uniform <= 2
+    assert random_linear >= 6
+
+
+def test_each_episode_gets_a_new_policy_and_others_keep_theirs():
+    rng = np.random.default_rng(0)
+    explorer = RandomLinearPolicies(spaces.Box(-1, 1, (3,)), spaces.Discrete(4), n_envs=2, rng=rng)
+    before = explorer.weights.copy()
+    explorer.new_episodes(np.array([True, False]))
+    assert not np.allclose(explorer.weights[0], before[0])
+    np.testing.assert_array_equal(explorer.weights[1], before[1])
+
+
+def test_actions_depend_on_the_state_in_any_units():
+    # One dimension in thousands, one in thousandths: standardised, both move the action probabilities.
+    rng = np.random.default_rng(1)
+    explorer = RandomLinearPolicies(spaces.Box(-np.inf, np.inf, (2,)), spaces.Discrete(2), n_envs=1, rng=rng)
+    for _ in range(200):
+        explorer.actions(np.array([[rng.normal(0, 1000), rng.normal(0, 0.001)]]))
+    z = explorer.standardise(np.array([[1000.0, 0.001]]))
+    np.testing.assert_allclose(np.abs(z), 1.0, atol=0.25)
+    assert np.all(np.abs(explorer.standardise(np.array([[1e9, -1e9]]))) <= 5.0)  # extreme values are clipped
+    actions = [explorer.actions(np.array([[2000.0, 0.002]]))[0] for _ in range(200)]
+    flipped = [explorer.actions(np.array([[-2000.0, -0.002]]))[0] for _ in range(200)]
+    assert abs(np.mean(actions) - np.mean(flipped)) > 0.2  # opposite states, different action distributions
+
+
+def test_defaults_collect_uniformly_as_diamond():
+    assert JEDI("CnnPolicy", RandomImages((64, 64, 3)), _init_setup_model=False).initial_exploration == "uniform"
+    assert JEDI("MlpPolicy", "CartPole-v1", _init_setup_model=False).initial_exploration == "uniform"
+
+
+@pytest.mark.parametrize("mode", ["gaussian", "Uniform"])
+def test_unknown_modes_are_refused(mode):
+    with pytest.raises(ValueError, match="initial_exploration"):
+        JEDI("MlpPolicy", "CartPole-v1", initial_exploration=mode)
+
+
+def test_random_linear_refuses_images_with_the_fix():
+    with pytest.raises(ValueError, match="initial_exploration='uniform'"):
+        JEDI("CnnPolicy", RandomImages((64, 64, 3)), initial_exploration="random_linear", **TINY)
+
+
+def test_random_linear_learns_end_to_end_and_saves():
+    model = JEDI("MlpPolicy", gym.make("CartPole-v1"), seed=0, initial_exploration="random_linear", **TINY)
+    model.learn(150)
+    assert model.initial_exploration == "random_linear"
+    assert model._initial_explorer is not None
