@@ -1,16 +1,22 @@
 """
-The learning results of the README in one place: run the learning benchmarks, then collect their records into
-``benchmarks/results/learning_cpu.json`` (with every run's commit, versions, seed, steps, evaluation curve and
-minutes), a PNG of the curves and the table between the ``learning-results`` markers of README.md.
+The learning results of the README in one place: run the learning benchmarks and their baselines, then collect their
+records into ``benchmarks/results/learning_cpu.json`` (with every run's commit, versions, seed, steps, evaluation curve
+and minutes), a PNG of the curves and the table between the ``learning-results`` markers of README.md.
 
     python benchmarks/learning_results.py run --tasks CartPole-v1 Acrobot-v1 --seeds 0 1 2 --jobs 2
+    python benchmarks/learning_results.py baselines --tasks LunarLander-v3 --algos DQN
     python benchmarks/learning_results.py collect
 
 ``run`` starts ``benchmarks/learning_curve.py`` once per (task, seed) that has no record yet (``--force``: all of
 them), at most ``--jobs`` at a time, each with one torch thread, and writes one record per run to
-``benchmarks/results/learning/<env>_<policy>_seed<seed>.json``. ``collect`` (also run at the end of ``run``) only reads
-those records, so the JSON, the figure and the README table always agree with them; ``tests/test_learning_results.py``
-checks that the README table is the one rendered from the JSON.
+``benchmarks/results/learning/<env>_<policy>_seed<seed>.json``. ``baselines`` does the same with
+``benchmarks/baseline_curve.py`` for each task's baselines (Stable-Baselines3's own algorithms with rl-baselines3-zoo's
+tuned hyper-parameters, on the same task, budget and evaluation), one at a time by default, and writes
+``benchmarks/results/baselines/<algo>_<env>_<policy>_seed<seed>.json``. ``collect`` (also run at the end of ``run`` and
+``baselines``) only reads those records, so the JSON, the figure and the README table always agree with them;
+``tests/test_learning_results.py`` checks that the README table is the one rendered from the JSON. The table lists
+JEDI's runs; the JSON holds the baselines' runs and figures under each task's ``"baselines"``, and the figure draws
+their mean curves (dashed) beside JEDI's.
 """
 
 import argparse
@@ -24,6 +30,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RECORDS = HERE / "results" / "learning"
+BASELINE_RECORDS = HERE / "results" / "baselines"
 RESULTS_JSON = HERE / "results" / "learning_cpu.json"
 RESULTS_PNG = HERE / "results" / "learning_cpu.png"
 README = ROOT / "README.md"
@@ -42,44 +49,83 @@ class Task:
     seeds: tuple[int, ...] = (0, 1, 2)
     pixels: int | None = None  # CnnPolicy on SIZE x SIZE rendered frames (sb3_jedi.envs.make_pixel_env)
     preset: str | None = None  # a named preset of sb3_jedi.presets
+    baselines: tuple[str, ...] = ()  # SB3 algorithms run with the zoo's settings on the task (baseline_curve.py)
+    eval_every: int = 2_500  # env steps between evaluations, for JEDI and its baselines alike
 
     def record_path(self, seed: int) -> Path:
         return RECORDS / f"{self.env_id}_{self.policy}_seed{seed}.json"
 
+    def baseline_record_path(self, algo: str, seed: int) -> Path:
+        """Where baseline_curve.py's ``record_name`` puts the record (pixel runs: ``CnnPolicy<size>``)."""
+        policy = "MlpPolicy" if self.pixels is None else f"CnnPolicy{self.pixels}"
+        return BASELINE_RECORDS / f"{algo.lower()}_{self.env_id}_{policy}_seed{seed}.json"
 
-# The goals: solved by gymnasium's definition (CartPole, mean >= 475) and by a tuned on-policy baseline's level at the
-# same budget (Acrobot, mean >= -100), over 10 deterministic evaluation episodes.
+
+# The goals: solved by gymnasium's definition (CartPole, mean >= 475) and by a tuned baseline's level at the same budget
+# (Acrobot, mean >= -100; LunarLander, mean >= 142.8: SB3's DQN with the zoo's settings after 100k steps, the mean of
+# its final evaluations over seeds 0-2 on this machine, benchmarks/results/baselines/dqn_LunarLander-v3_*), over 10
+# deterministic evaluation episodes.
 TASKS: dict[str, Task] = {
-    "CartPole-v1": Task("CartPole-v1", "MlpPolicy", 30_000, goal=475.0),
-    "Acrobot-v1": Task("Acrobot-v1", "MlpPolicy", 30_000, goal=-100.0),
-    "CartPole-v1 from pixels": Task("CartPole-v1", "CnnPolicy", 50_000, goal=475.0, pixels=64, preset="cpu"),
+    "CartPole-v1": Task("CartPole-v1", "MlpPolicy", 30_000, goal=475.0, baselines=("PPO", "DQN")),
+    "Acrobot-v1": Task("Acrobot-v1", "MlpPolicy", 30_000, goal=-100.0, baselines=("PPO",)),
+    "CartPole-v1 from pixels": Task(
+        "CartPole-v1", "CnnPolicy", 50_000, goal=475.0, pixels=64, preset="cpu", baselines=("PPO", "DQN")
+    ),
+    "LunarLander-v3": Task("LunarLander-v3", "MlpPolicy", 100_000, goal=142.8, baselines=("DQN",)),
 }
 
 
-def run_all(task_names: list[str], seeds: list[int] | None, jobs: int, force: bool) -> None:
-    """Run the missing learning curves (or all with ``force``), at most ``jobs`` at a time."""
-    pending: list[tuple[Task, int]] = []
-    for name in task_names:
-        task = TASKS[name]
-        for seed in seeds if seeds is not None else task.seeds:
-            if force or not task.record_path(seed).exists():
-                pending.append((task, seed))
+def _run_commands(commands: list[list[str]], jobs: int) -> None:
+    """Run ``commands``, at most ``jobs`` at a time, and wait for the last."""
     running: list[subprocess.Popen] = []
-    for task, seed in pending:
+    for command in commands:
         while len(running) >= jobs:
             running.pop(0).wait()
-        command = [
-            sys.executable,
-            str(HERE / "learning_curve.py"),
-            *("--env", task.env_id, "--seed", str(seed), "--steps", str(task.steps)),
-            *("--json", str(task.record_path(seed))),
-            *(("--pixels", str(task.pixels)) if task.pixels is not None else ()),
-            *(("--preset", task.preset) if task.preset is not None else ()),
-        ]
         print("running:", " ".join(command), flush=True)
         running.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
     for process in running:
         process.wait()
+
+
+def run_all(task_names: list[str], seeds: list[int] | None, jobs: int, force: bool) -> None:
+    """Run the missing learning curves (or all with ``force``), at most ``jobs`` at a time."""
+    commands = []
+    for name in task_names:
+        task = TASKS[name]
+        for seed in seeds if seeds is not None else task.seeds:
+            if force or not task.record_path(seed).exists():
+                commands.append(
+                    [
+                        sys.executable,
+                        str(HERE / "learning_curve.py"),
+                        *("--env", task.env_id, "--seed", str(seed), "--steps", str(task.steps)),
+                        *("--eval-every", str(task.eval_every), "--json", str(task.record_path(seed))),
+                        *(("--pixels", str(task.pixels)) if task.pixels is not None else ()),
+                        *(("--preset", task.preset) if task.preset is not None else ()),
+                    ]
+                )
+    _run_commands(commands, jobs)
+
+
+def run_baselines(task_names: list[str], algos: list[str] | None, seeds: list[int] | None, jobs: int, force: bool) -> None:
+    """Run the missing baseline curves of the tasks (or all with ``force``), at most ``jobs`` at a time."""
+    commands = []
+    for name in task_names:
+        task = TASKS[name]
+        for algo in task.baselines if algos is None else [algo for algo in algos if algo in task.baselines]:
+            for seed in seeds if seeds is not None else task.seeds:
+                if force or not task.baseline_record_path(algo, seed).exists():
+                    commands.append(
+                        [
+                            sys.executable,
+                            str(HERE / "baseline_curve.py"),
+                            *("--algo", algo, "--env", task.env_id, "--seed", str(seed)),
+                            *("--steps", str(task.steps), "--eval-every", str(task.eval_every)),
+                            *("--json", str(task.baseline_record_path(algo, seed))),
+                            *(("--pixels", str(task.pixels)) if task.pixels is not None else ()),
+                        ]
+                    )
+    _run_commands(commands, jobs)
 
 
 def _first_reaching(curve: list[dict[str, Any]], goal: float) -> int | None:
@@ -109,15 +155,31 @@ def summarise_run(record: dict[str, Any], goal: float) -> dict[str, Any]:
     }
 
 
+def _read_records(paths: list[Path]) -> list[dict[str, Any]]:
+    """The records at ``paths``, each with its path, in seed order."""
+    runs = [{"record": path.relative_to(ROOT).as_posix(), **json.loads(path.read_text())} for path in paths]
+    return sorted(runs, key=lambda run: run["seed"])
+
+
+def collect_baselines(task: Task) -> dict[str, Any]:
+    """The baseline runs of ``task`` and their figures, per algorithm (against the task's goal, as JEDI's)."""
+    baselines = {}
+    for algo in task.baselines:
+        pattern = task.baseline_record_path(algo, 0).name.replace("_seed0.json", "_seed*.json")
+        runs = _read_records(sorted(BASELINE_RECORDS.glob(pattern)))
+        baselines[algo] = {
+            "planned_seeds": list(task.seeds),
+            "runs": runs,
+            "summary": [summarise_run(run, task.goal) for run in runs],
+        }
+    return baselines
+
+
 def collect() -> dict[str, Any]:
-    """Read every record of :data:`TASKS` into one results dict (runs in seed order)."""
+    """Read every record of :data:`TASKS` and of their baselines into one results dict (runs in seed order)."""
     results: dict[str, Any] = {"tasks": {}}
     for name, task in TASKS.items():
-        runs = []
-        for path in sorted(RECORDS.glob(f"{task.env_id}_{task.policy}_seed*.json")):
-            record = json.loads(path.read_text())
-            runs.append({"record": path.relative_to(ROOT).as_posix(), **record})
-        runs.sort(key=lambda run: run["seed"])
+        runs = _read_records(sorted(RECORDS.glob(f"{task.env_id}_{task.policy}_seed*.json")))
         results["tasks"][name] = {
             "env": task.env_id,
             "policy": task.policy,
@@ -128,6 +190,7 @@ def collect() -> dict[str, Any]:
             "preset": task.preset,
             "runs": runs,
             "summary": [summarise_run(run, task.goal) for run in runs],
+            "baselines": collect_baselines(task),
         }
     return results
 
@@ -195,6 +258,20 @@ def write_readme(results: dict[str, Any]) -> None:
     README.write_text(text[:start] + "\n" + render_table(results) + "\n" + text[end:])
 
 
+def mean_curve(runs: list[dict[str, Any]]) -> tuple[list[int], list[float]]:
+    """The mean over ``runs`` of their evaluation returns, at the steps every run was evaluated at."""
+    common = set.intersection(*({point["steps"] for point in run["curve"]} for run in runs)) if runs else set()
+    steps = sorted(common)
+    means = [
+        sum(point["mean"] for run in runs for point in run["curve"] if point["steps"] == step) / len(runs) for step in steps
+    ]
+    return steps, means
+
+
+# One colour per baseline algorithm, apart from the first colours of the cycle that JEDI's seeds take.
+BASELINE_COLOURS = {"DQN": "tab:red", "PPO": "tab:purple", "A2C": "tab:brown"}
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -208,9 +285,15 @@ def plot(results: dict[str, Any], path: Path) -> None:
             steps = [point["steps"] for point in run["curve"]]
             means = [point["mean"] for point in run["curve"]]
             ax.plot(steps, means, marker="o", markersize=3, label=f"seed {run['seed']} ({run['commit'][:7]})")
-        ax.axhline(task["goal"], color="grey", linestyle="--", linewidth=1, label="goal")
+        for algo, baseline in task.get("baselines", {}).items():
+            steps, means = mean_curve(baseline["runs"])
+            if steps:
+                seeds = len(baseline["runs"])
+                label = f"SB3 {algo}, zoo settings (mean of {seeds} seed{'s' if seeds > 1 else ''})"
+                ax.plot(steps, means, linestyle="--", color=BASELINE_COLOURS.get(algo), label=label)
+        ax.axhline(task["goal"], color="grey", linestyle=":", linewidth=1, label="goal")  # dashes are the baselines
         preset = f", {task['preset']} preset" if task["preset"] else ""
-        ax.set_title(f"{name}, JEDI {task['policy']}{preset}", fontsize=9)
+        ax.set_title(f"{name}, JEDI {task['policy']}{preset} (solid)\nSB3 baselines (dashed)", fontsize=9)
         ax.set_xlabel("env steps")
         ax.set_ylabel("mean return (10 deterministic episodes)")
         ax.legend(fontsize=7)
@@ -227,10 +310,18 @@ def main() -> None:
     run_parser.add_argument("--seeds", nargs="+", type=int, default=None, help="default: each task's planned seeds")
     run_parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one torch thread each)")
     run_parser.add_argument("--force", action="store_true", help="rerun seeds that already have a record")
+    baselines_parser = sub.add_parser("baselines", help="run the missing baseline curves, then collect")
+    baselines_parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    baselines_parser.add_argument("--algos", nargs="+", type=str.upper, default=None, help="default: each task's baselines")
+    baselines_parser.add_argument("--seeds", nargs="+", type=int, default=None, help="default: each task's seeds")
+    baselines_parser.add_argument("--jobs", type=int, default=1, help="runs at a time (one torch thread each)")
+    baselines_parser.add_argument("--force", action="store_true", help="rerun seeds that already have a record")
     sub.add_parser("collect", help="records -> learning_cpu.json, learning_cpu.png and the README table")
     args = parser.parse_args()
     if args.command == "run":
         run_all(args.tasks, args.seeds, args.jobs, args.force)
+    elif args.command == "baselines":
+        run_baselines(args.tasks, args.algos, args.seeds, args.jobs, args.force)
     results = collect()
     RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
     plot(results, RESULTS_PNG)

@@ -47,6 +47,8 @@ class ActorCriticNetwork(nn.Module):
     :param hidden_sizes: widths of the MLP trunk (1-D states only)
     """
 
+    feature_shape: tuple[int, ...]  # shape of the trunk's output: (C, H, W) feature map or (D,)
+
     def __init__(
         self,
         state_shape: tuple[int, ...],
@@ -106,7 +108,7 @@ class ActorCriticNetwork(nn.Module):
                 layers.append(nn.MaxPool2d(2))
                 height, width = height // 2, width // 2
         layers += [nn.GroupNorm(group_norm_groups(last), last), nn.SiLU(), nn.Flatten()]
-        self.feature_shape: tuple[int, ...] = (last, height, width)
+        self.feature_shape = (last, height, width)
         return nn.Sequential(*layers)
 
     @property

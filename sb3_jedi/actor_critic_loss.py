@@ -66,6 +66,11 @@ class ReturnScaler(nn.Module):
     :param floor: smallest scale (DreamerV3: 1)
     """
 
+    # Buffers (registered in __init__).
+    low: th.Tensor
+    high: th.Tensor
+    initialized: th.Tensor
+
     def __init__(self, decay: float = 0.99, floor: float = 1.0) -> None:
         super().__init__()
         self.decay = decay

@@ -18,13 +18,14 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Video
-from torch import nn
 
+from sb3_jedi.actor_critic import ActorCriticNetwork
 from sb3_jedi.buffers import EpisodeReplayBuffer, SegmentBatch
 from sb3_jedi.diagnostics import (
     _evaluating,
@@ -35,6 +36,9 @@ from sb3_jedi.diagnostics import (
 )
 from sb3_jedi.imagination import imagine
 from sb3_jedi.world_model.world_model import WorldModel
+
+if TYPE_CHECKING:
+    from sb3_jedi.jedi import JEDI
 
 __all__ = [
     "MEDIA_EXCLUDED_FORMATS",
@@ -153,7 +157,7 @@ def recent_segment_indices(
 
 def imagined_and_real_returns(
     world_model: WorldModel,
-    actor_critic: nn.Module,
+    actor_critic: ActorCriticNetwork,
     batch: SegmentBatch,
     horizon: int,
     sample_reward_end: bool = True,
@@ -296,11 +300,16 @@ class WorldModelDiagnosticsCallback(BaseCallback):
         if self._rng is None:
             self._rng = np.random.default_rng(self.model.seed if self.seed is None else self.seed)
 
+    @property
+    def _agent(self) -> "JEDI":
+        """The model, a world-model agent (JEDI or DIAMOND, checked by _init_callback)."""
+        return cast("JEDI", self.model)
+
     def _on_training_start(self) -> None:
         self._warned = False  # at most one warning per learn call
 
     def _on_rollout_start(self) -> None:
-        self._rollout_start_insertions = self.model.replay_buffer.n_inserted
+        self._rollout_start_insertions = self._agent.replay_buffer.n_inserted
 
     def _on_step(self) -> bool:
         return True
@@ -318,7 +327,7 @@ class WorldModelDiagnosticsCallback(BaseCallback):
         :return: the scalars logged (without the ``world_model/`` prefix); empty when the buffer holds no transition
         """
         start = time.perf_counter()
-        model = self.model
+        model = self._agent
         world_model = model.policy.world_model
         horizon = self.horizon or model.imagination_horizon
         assert self._rng is not None
@@ -355,10 +364,10 @@ class WorldModelDiagnosticsCallback(BaseCallback):
 
         for key, value in scalars.items():
             self.logger.record(f"world_model/{key}", value)
-        for key, value in media.items():
-            if isinstance(value, Video) and not _tensorboard_can_encode_video():
+        for key, medium in media.items():
+            if isinstance(medium, Video) and not _tensorboard_can_encode_video():
                 continue  # TensorBoard would print a notice and log an empty image
-            self.logger.record(f"world_model/{key}", value, exclude=MEDIA_EXCLUDED_FORMATS)
+            self.logger.record(f"world_model/{key}", medium, exclude=MEDIA_EXCLUDED_FORMATS)
         # Only a learnt encoder can collapse: a pixel model's (DIAMOND's) states are the frames, whose constant pixels
         # (borders, backgrounds) are no sign of anything wrong.
         if self.warn and not self._warned and getattr(world_model, "encoder", None) is not None:

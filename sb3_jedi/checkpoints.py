@@ -25,7 +25,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch as th
@@ -34,6 +34,9 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.type_aliases import GymEnv
 
 from sb3_jedi.version import __version__
+
+if TYPE_CHECKING:
+    from sb3_jedi.jedi import JEDI
 
 __all__ = ["CheckpointCallback", "latest_checkpoint", "list_checkpoints", "load_checkpoint", "save_checkpoint"]
 
@@ -225,7 +228,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _algorithm_class(name: str) -> type:
+def _algorithm_class(name: str) -> "type[JEDI]":
     from sb3_jedi.jedi import JEDI
 
     module_name, _, qualname = name.partition(":")

@@ -11,12 +11,13 @@ import functools
 import importlib
 import json
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from gymnasium.error import DependencyNotInstalled
@@ -312,7 +313,8 @@ def _make_wrapped_env(env_id: str, n_envs: int, seed: int, options: _EnvOptions,
     return make_vec_env(
         env_id, n_envs=n_envs, seed=seed, monitor_dir=monitor_dir,
         env_kwargs={"render_mode": "rgb_array", **options.env_kwargs},
-        vec_env_cls=_wrapping_vec_env(_resolve_wrappers(options.env_wrapper)),
+        # make_vec_env calls vec_env_cls(env_fns, **kwargs): a factory works, not only the two classes its signature names.
+        vec_env_cls=_wrapping_vec_env(_resolve_wrappers(options.env_wrapper)),  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -468,6 +470,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     resuming = args.resume and latest is not None
     if resuming:
         _set_aside_monitor_logs(out)
+    out_existed = out.exists()
     env = _make_run_env(
         args.env, args.pixels, n_envs=n_envs, seed=args.seed, training=True, options=env_options, monitor_dir=out
     )
@@ -477,9 +480,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         message = f"The {args.preset!r} preset is for {PRESET_POLICIES[args.preset]}, but this run uses {policy}"
         if policy == "MlpPolicy" and args.pixels is None:
             message += f" ({args.env} gives vector observations): add --pixels 64 to learn from its rendered frames"
+        env.close()
+        if not out_existed:
+            # The env's Monitor files made the run folder: a refused run leaves nothing behind.
+            shutil.rmtree(out, ignore_errors=True)
         raise CommandError(message + ".")
 
     if resuming:
+        assert latest is not None  # resuming means there is a checkpoint
         model = load_checkpoint(latest, env=env, device=args.device)
         print(f"Resuming {latest} at {model.num_timesteps} steps.")
         if args.tensorboard_log is not None:
@@ -498,7 +506,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_info = {
         "env_id": args.env, "algo": algorithm.__name__, "policy": policy if isinstance(policy, str) else repr(policy),
         "seed": args.seed, "n_envs": n_envs, "pixels": args.pixels, "preset": args.preset, "total_timesteps": steps,
-        "hyperparams": jsonable(hyperparams), "env_kwargs": jsonable(env_options.env_kwargs),
+        "hyperparams": jsonable(hyperparams), "resolved_hyperparams": jsonable(model.hyperparameters()),
+        "env_kwargs": jsonable(env_options.env_kwargs),
         "env_wrapper": jsonable(env_options.env_wrapper), "frame_stack": env_options.frame_stack,
         "versions": library_versions(),
     }  # fmt: skip
@@ -588,8 +597,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             options=_env_options_of_model(Path(args.model)),
         )
         model = _load(args.model, env, args.device)
-        episode_returns, lengths = evaluate_policy(
-            model, env, n_eval_episodes=args.episodes, deterministic=deterministic, return_episode_rewards=True
+        # Per-episode lists with return_episode_rewards=True (SB3 types both of its return forms as one).
+        episode_returns, lengths = cast(
+            tuple[list[float], list[int]],
+            evaluate_policy(
+                model, env, n_eval_episodes=args.episodes, deterministic=deterministic, return_episode_rewards=True
+            ),
         )
         returns = np.asarray(episode_returns, dtype=float)
     result.update(

@@ -30,7 +30,7 @@ Typical use in a training loop::
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import torch as th
@@ -103,7 +103,7 @@ def _evaluating(module: nn.Module) -> Iterator[None]:
 
 
 def _device_of(module: nn.Module) -> th.device:
-    tensor = next(module.parameters(), None)
+    tensor: th.Tensor | None = next(module.parameters(), None)
     if tensor is None:
         tensor = next(module.buffers(), None)
     return th.device("cpu") if tensor is None else tensor.device
@@ -359,7 +359,7 @@ def latent_health(states: th.Tensor, std_floor: float = STD_FLOOR) -> dict[str, 
     }
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not math.isnan(value)
 
 

@@ -21,8 +21,8 @@ from stable_baselines3.common.type_aliases import MaybeCallback
 
 from sb3_jedi.jedi import ATARI_DEFAULTS, JEDI
 from sb3_jedi.policies import JEDIPolicy
-from sb3_jedi.world_model.denoiser import LatentUNet
-from sb3_jedi.world_model.diffusion import EDMDenoiser, SigmaDistribution
+from sb3_jedi.world_model.denoiser import EDMDenoiser, SigmaDistribution
+from sb3_jedi.world_model.inner_model import LatentUNet
 from sb3_jedi.world_model.pixel import PixelWorldModel
 from sb3_jedi.world_model.reward_end import RewardEndModel
 
@@ -69,7 +69,7 @@ class DIAMONDPolicy(JEDIPolicy):
 
     Defaults (DIAMOND's ``config/agent/default.yaml``; any key passed in the ``*_kwargs`` dicts overrides its default):
 
-    - denoiser: :class:`~sb3_jedi.world_model.denoiser.LatentUNet` (DIAMOND's U-Net topology) over 3-channel frames,
+    - denoiser: :class:`~sb3_jedi.world_model.inner_model.LatentUNet` (DIAMOND's U-Net topology) over 3-channel frames,
       channels [64, 64, 64, 64], depths [2, 2, 2, 2] (3 up blocks per stage), 2 middle blocks with self-attention,
       no attention in the stages, conditioning dim 256, conditioned on 4 past frames and actions: DIAMOND's 4.41M
       parameters besides the action embedding (one table per step here: 4.42M in all for 18 actions); EDM with
@@ -147,7 +147,7 @@ class DIAMOND(JEDI):
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"CnnPolicy": DIAMONDPolicy}
 
     @classmethod
-    def _default_hyperparameters(cls, policy_class: type[JEDIPolicy]) -> dict[str, Any]:
+    def _default_hyperparameters(cls, policy_class: type[BasePolicy]) -> dict[str, Any]:
         # Called by JEDI.__init__ with the resolved policy class, before anything is built.
         if not issubclass(policy_class, DIAMONDPolicy):
             raise ValueError(

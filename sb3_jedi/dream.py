@@ -28,12 +28,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import cv2
 import gymnasium as gym
 import numpy as np
 import torch as th
+from gymnasium import spaces
 from gymnasium.error import DependencyNotInstalled
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
@@ -44,6 +45,9 @@ from sb3_jedi.callbacks import _own_torch_rng
 from sb3_jedi.diagnostics import _evaluating, _frame_decoder
 from sb3_jedi.imagination import burn_in
 from sb3_jedi.video import _H264Writer
+
+if TYPE_CHECKING:
+    from sb3_jedi.jedi import JEDI
 
 __all__ = ["DREAM_POLICIES", "DreamResult", "NoDisplayError", "annotate_frame", "dream", "has_display", "human_action"]
 
@@ -96,7 +100,7 @@ class DreamResult:
 class _Starts:
     """Where dreams start: ``n_cond_steps`` real rows (observations and the actions taken on them), as a batch of 1."""
 
-    def __init__(self, model: BaseAlgorithm, start: Any, rng: np.random.Generator, seed: int | None) -> None:
+    def __init__(self, model: JEDI, start: Any, rng: np.random.Generator, seed: int | None) -> None:
         self.model = model
         self.n = model.policy.world_model.n_cond_steps
         self.rng = rng
@@ -140,10 +144,13 @@ class _Starts:
         if self.seed is not None and self.n_resets == 0:
             env.seed(self.seed)
         self.n_resets += 1
-        observations, actions = [env.reset()[0]], []
+        # Box observations (arrays) and Discrete actions, as the model's spaces.
+        observations: list[np.ndarray] = [cast(np.ndarray, env.reset())[0]]
+        actions: list[int] = []
         while len(observations) < self.n:
-            action = int(self.rng.integers(env.action_space.n))
-            obs, _, done, _ = env.step(np.array([action]))
+            action = int(self.rng.integers(cast(spaces.Discrete, env.action_space).n))
+            vec_obs, _, done, _ = env.step(np.array([action]))
+            obs = cast(np.ndarray, vec_obs)
             if done[0]:  # the episode ended during the context: start again from the reset frame
                 observations, actions = [obs[0]], []
                 continue
@@ -168,7 +175,7 @@ class _Starts:
 
 def _wrap_env(model: BaseAlgorithm, env: gym.Env | VecEnv) -> VecEnv:
     """A VecEnv of one env with the model's observation layout (channel-first images, as SB3 wraps them)."""
-    vec_env = BaseAlgorithm._wrap_env(env, verbose=0, monitor_wrapper=False)  # type: ignore[arg-type]
+    vec_env = BaseAlgorithm._wrap_env(env, verbose=0, monitor_wrapper=False)
     if vec_env.num_envs != 1:
         raise ValueError(f"A dream starts from one env, got a VecEnv of {vec_env.num_envs}: pass a single env.")
     if vec_env.observation_space.shape != model.observation_space.shape:
@@ -396,7 +403,7 @@ def _maybe_seeded(device: th.device, seed: int | None) -> Iterator[None]:
 
 
 def dream(
-    model: BaseAlgorithm,
+    model: JEDI,
     n_steps: int,
     start: gym.Env | VecEnv | SegmentBatch | None = None,
     policy: str = "agent",

@@ -38,8 +38,11 @@ class RandomLinearPolicies:
     def __init__(
         self, observation_space: spaces.Space, action_space: spaces.Space, n_envs: int, rng: np.random.Generator
     ) -> None:
-        vector = isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1
-        if not vector or not isinstance(action_space, spaces.Discrete):
+        if not (
+            isinstance(observation_space, spaces.Box)
+            and len(observation_space.shape) == 1
+            and isinstance(action_space, spaces.Discrete)
+        ):
             raise ValueError(
                 "initial_exploration='random_linear' needs vector (Box) observations and a Discrete action space, got "
                 f"{observation_space} and {action_space}: use initial_exploration='uniform'."

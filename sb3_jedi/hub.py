@@ -109,9 +109,6 @@ ZOO_ARGS_FILE = "args.yml"
 ZOO_ENV_KWARGS_FILE = "env_kwargs.yml"
 ZOO_METRICS_FILE = "train_eval_metrics.zip"
 
-# Constructor arguments that describe a run's bookkeeping rather than the agent: not written to config.json.
-_NOT_HYPERPARAMETERS = ("self", "policy", "env", "policy_kwargs", "tensorboard_log", "verbose", "device", "_init_setup_model")
-
 # How the model card names each action selection (`deterministic=True` / `False`).
 _ACTIONS = {True: "greedy actions", False: "actions sampled from the policy"}
 
@@ -224,7 +221,7 @@ def push_to_hub(
                 model, env, n_eval_episodes=n_eval_episodes, deterministic=deterministic, return_episode_rewards=True
             )
             protocol = {"evaluation_protocol": "evaluate_policy"}
-        results = _results(model, env_id, game, episode_rewards, episode_lengths, deterministic, protocol)  # type: ignore[arg-type]
+        results = _results(model, env_id, game, episode_rewards, episode_lengths, deterministic, protocol)
         with tempfile.TemporaryDirectory(prefix="sb3-jedi-hub-") as tmp:
             folder = Path(tmp)
             if video_length > 0:
@@ -246,7 +243,7 @@ def push_to_hub(
             operations = [
                 CommitOperationAdd(path_in_repo=path.name, path_or_fileobj=str(path)) for path in sorted(folder.iterdir())
             ]
-            return api.create_commit(repo_id, operations, commit_message=commit_message, token=token)  # type: ignore[return-value]
+            return api.create_commit(repo_id, operations, commit_message=commit_message, token=token)
     finally:
         if owns_env:
             env.close()
@@ -439,7 +436,8 @@ def _video_fps(env: VecEnv, game: str | None) -> int:
         except (AttributeError, TypeError, ValueError):
             frame_skip = 4
         return max(1, round(_ALE_FPS / max(frame_skip, 1)))
-    return int((env.metadata or {}).get("render_fps") or 30)
+    # SB3 types VecEnv.metadata by its default content (render_modes, a list); render_fps is a number.
+    return int((env.metadata or {}).get("render_fps") or 30)  # type: ignore[arg-type]
 
 
 def _versions() -> dict[str, str]:
@@ -453,17 +451,8 @@ def _versions() -> dict[str, str]:
 
 
 def _hyperparameters(model: JEDI) -> dict[str, Any]:
-    """The model's constructor arguments, read back from the attributes they set."""
-    # SB3 keeps a few of them under another name.
-    aliases = {"stats_window_size": "_stats_window_size"}
-    values = {}
-    for name in inspect.signature(type(model).__init__).parameters:
-        if name in _NOT_HYPERPARAMETERS:
-            continue
-        attribute = aliases.get(name, name)
-        if hasattr(model, attribute):
-            values[name] = jsonable(getattr(model, attribute))
-    return values
+    """The model's hyper-parameters (:meth:`~sb3_jedi.jedi.JEDI.hyperparameters`) and its seed, as JSON values."""
+    return {name: jsonable(value) for name, value in {**model.hyperparameters(), "seed": model.seed}.items()}
 
 
 def _config(model: JEDI, env_id: str, game: str | None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import torch as th
 from torch import nn
 from torch.distributions import Categorical
 
+from sb3_jedi.actor_critic import ActorCriticNetwork
 from sb3_jedi.buffers import SegmentBatch
 from sb3_jedi.world_model.world_model import WorldModel
 
@@ -54,7 +55,7 @@ class ImaginedTrajectory:
 
 def burn_in(
     world_model: WorldModel,
-    actor_critic: nn.Module,
+    actor_critic: ActorCriticNetwork,
     batch: SegmentBatch,
 ) -> tuple[th.Tensor, th.Tensor, tuple[th.Tensor, th.Tensor], tuple[th.Tensor, th.Tensor] | None]:
     """
@@ -80,7 +81,7 @@ def burn_in(
 
 def imagine(
     world_model: WorldModel,
-    actor_critic: nn.Module,
+    actor_critic: ActorCriticNetwork,
     batch: SegmentBatch,
     horizon: int,
     sample_reward_end: bool = True,

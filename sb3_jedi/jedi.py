@@ -15,12 +15,12 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import numpy as np
 import torch as th
+from gymnasium import spaces
 from stable_baselines3.common.base_class import maybe_make_env
-from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback, ConvertCallback
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
@@ -224,8 +224,44 @@ class JEDI(OffPolicyAlgorithm):
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"CnnPolicy": CnnPolicy, "MlpPolicy": MlpPolicy}
+    # Constructor arguments that are hyper-parameters besides the keys of the policy's defaults: their default is the
+    # signature's, the same for every policy. Both together are what `hyperparameters` reports.
+    _hyperparameters_without_policy_defaults: ClassVar[tuple[str, ...]] = (
+        "max_nonfinite_updates",
+        "wm_log_interval",
+        "replay_buffer_kwargs",
+        "stats_window_size",
+    )
+    # SB3 keeps a few constructor arguments under another attribute name.
+    _hyperparameter_attributes: ClassVar[dict[str, str]] = {"stats_window_size": "_stats_window_size"}
     policy: JEDIPolicy
     replay_buffer: EpisodeReplayBuffer  # type: ignore[assignment]
+    # Narrower than SB3's spaces: check_spaces admits only these.
+    observation_space: spaces.Box
+    action_space: spaces.Discrete
+    # JEDI's own hyper-parameters: set in __init__ from its arguments, or from the policy's defaults.
+    gae_lambda: float
+    ent_coef: float
+    value_coef: float
+    actor_critic_gradient_steps: int
+    first_epoch_gradient_steps: int | None
+    first_epoch_actor_critic_gradient_steps: int | None
+    learning_starts_max: int | None
+    learning_starts_reward_threshold: int
+    initial_exploration: str
+    final_epochs: int | None
+    imagination_horizon: int
+    unroll_steps: int
+    exploration_epsilon: float
+    lr_warmup_steps: int
+    world_model_max_grad_norm: float
+    reward_end_max_grad_norm: float
+    actor_critic_max_grad_norm: float
+    sample_weights: tuple[float, ...] | None
+    sample_reward_end: bool
+    termination_oversampling: float
+    return_normalization: bool
+    target_critic_tau: float | None
 
     def __init__(
         self,
@@ -271,10 +307,10 @@ class JEDI(OffPolicyAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
-        policy_class = self.policy_aliases.get(policy, policy) if isinstance(policy, str) else policy
         if isinstance(policy, str) and policy not in self.policy_aliases:
             raise ValueError(f"Unknown policy {policy!r} for {type(self).__name__}: use one of {sorted(self.policy_aliases)}.")
-        defaults = self._default_hyperparameters(policy_class)  # type: ignore[arg-type]
+        policy_class = self.policy_aliases[policy] if isinstance(policy, str) else policy
+        defaults = self._default_hyperparameters(policy_class)
         arguments = locals()
         # None means "the policy's default", except for the two arguments where None is a real value ("default" then).
         nullable = ("sample_weights", "target_critic_tau")
@@ -289,7 +325,7 @@ class JEDI(OffPolicyAlgorithm):
 
         super().__init__(
             policy,
-            env,
+            env,  # type: ignore[arg-type]  # None builds a model without env (to load into); SB3 types env as required
             learning_rate=hp["learning_rate"],
             buffer_size=hp["buffer_size"],
             learning_starts=hp["learning_starts"],
@@ -348,9 +384,29 @@ class JEDI(OffPolicyAlgorithm):
             self._setup_model()
 
     @classmethod
-    def _default_hyperparameters(cls, policy_class: type[JEDIPolicy]) -> dict[str, Any]:
+    def _default_hyperparameters(cls, policy_class: type[BasePolicy]) -> dict[str, Any]:
         """The defaults of arguments left to ``None``, per policy class (a subclass with other defaults overrides this)."""
         return VECTOR_DEFAULTS if issubclass(policy_class, MlpPolicy) else ATARI_DEFAULTS
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """
+        The hyper-parameters this model trains with, by constructor argument, with the defaults it filled in: the keys
+        of its policy's defaults (:data:`ATARI_DEFAULTS`, :data:`VECTOR_DEFAULTS`, or DIAMOND's), then
+        ``max_nonfinite_updates``, ``wm_log_interval``, ``replay_buffer_kwargs`` and ``stats_window_size``. The seed,
+        the policy and its ``policy_kwargs`` are not among them.
+
+        Values are as the model holds them: ``learning_rate`` as given (a float or a schedule), ``train_freq`` as SB3's
+        ``TrainFreq``, ``sample_weights`` as a tuple. An argument the model does not hold is left out.
+
+        :return: the values, by argument name
+        """
+        names = [*self._default_hyperparameters(self.policy_class), *self._hyperparameters_without_policy_defaults]
+        values = {}
+        for name in names:
+            attribute = self._hyperparameter_attributes.get(name, name)
+            if hasattr(self, attribute):
+                values[name] = getattr(self, attribute)
+        return values
 
     def _validate_hyperparameters(self) -> None:
         checks = {
@@ -423,7 +479,7 @@ class JEDI(OffPolicyAlgorithm):
         ]
 
     @classmethod
-    def load(  # type: ignore[override]
+    def load(
         cls: type[SelfJEDI],
         path: str | pathlib.Path | io.BufferedIOBase,
         env: GymEnv | None = None,
@@ -495,9 +551,9 @@ class JEDI(OffPolicyAlgorithm):
 
     # Acting ----------------------------------------------------------------------------------------------------
 
-    def predict(  # type: ignore[override]
+    def predict(
         self,
-        observation: np.ndarray,
+        observation: np.ndarray | dict[str, np.ndarray],
         state: tuple[np.ndarray, ...] | None = None,
         episode_start: np.ndarray | None = None,
         deterministic: bool = False,
@@ -514,7 +570,7 @@ class JEDI(OffPolicyAlgorithm):
         """
         return self.policy.predict(self._raw_observation(observation), state, episode_start, deterministic)
 
-    def _raw_observation(self, observation: np.ndarray) -> np.ndarray:
+    def _raw_observation(self, observation: np.ndarray | dict[str, np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:
         """
         The world model learns from raw observations (the buffer stores them unnormalised): observations normalised by
         the model's ``VecNormalize`` env, as SB3 passes them, are mapped back before the encoder sees them.
@@ -522,7 +578,7 @@ class JEDI(OffPolicyAlgorithm):
         vec_normalize = self._vec_normalize_env
         if vec_normalize is None or not vec_normalize.norm_obs or isinstance(observation, dict):
             return observation
-        return vec_normalize.unnormalize_obs(np.asarray(observation, dtype=np.float32))
+        return cast(np.ndarray, vec_normalize.unnormalize_obs(np.asarray(observation, dtype=np.float32)))
 
     def _setup_learn(
         self,
@@ -620,7 +676,7 @@ class JEDI(OffPolicyAlgorithm):
 
     def _store_transition(  # type: ignore[override]
         self,
-        replay_buffer: ReplayBuffer | EpisodeReplayBuffer,
+        replay_buffer: EpisodeReplayBuffer,
         buffer_action: np.ndarray,
         new_obs: np.ndarray,
         reward: np.ndarray,
@@ -635,6 +691,7 @@ class JEDI(OffPolicyAlgorithm):
             reward_ = self._vec_normalize_env.get_original_reward()
         else:
             obs, new_obs_, reward_ = self._last_obs, new_obs, reward
+        obs = cast(np.ndarray, obs)  # JEDI's spaces are Box, never Dict (check_spaces)
         self._check_reward_magnitudes(reward_)
         next_obs = np.array(new_obs_, copy=True)
         truncated = np.array([bool(info.get("TimeLimit.truncated", False)) for info in infos]) & dones
@@ -644,7 +701,7 @@ class JEDI(OffPolicyAlgorithm):
                 if self._vec_normalize_env is not None:
                     terminal = self._vec_normalize_env.unnormalize_obs(terminal)
                 next_obs[i] = terminal
-        replay_buffer.add(  # type: ignore[call-arg]
+        replay_buffer.add(
             obs,
             np.asarray(buffer_action),
             np.asarray(reward_, dtype=np.float32),
@@ -752,8 +809,49 @@ class JEDI(OffPolicyAlgorithm):
                 "NonFiniteError. Further skips in this epoch are only counted (train/nonfinite_updates). If they recur, "
                 "lower the learning rate or the max grad norm and check observations and rewards for NaN/inf.",
                 NonFiniteWarning,
-                stacklevel=3,
+                # Points at the caller of train_world_model / train_actor_critic (through _optimizer_step).
+                stacklevel=4,
             )
+
+    def _optimizer_step(
+        self,
+        component: str,
+        optimizer: th.optim.Optimizer,
+        total: th.Tensor,
+        logs: dict[str, float],
+        on_skip: Callable[[], None] | None = None,
+    ) -> tuple[dict[str, float], bool]:
+        """
+        One optimiser step on ``total``, skipped when the loss or a gradient norm is NaN or infinite.
+
+        Zeroes the gradients, checks the loss, backpropagates, clips each component's gradients (:meth:`_clip_gradients`)
+        and checks their norms, then steps and ends the component's streak of skipped updates. A non-finite loss skips
+        the backward pass; a non-finite loss or gradient norm calls ``on_skip`` and then :meth:`_skip_nonfinite_update`
+        (no step, counted, warned about, :class:`NonFiniteError` after a streak).
+
+        :param component: ``"world model"`` or ``"actor-critic"``, as named in the counters and the messages
+        :param optimizer: the component's optimiser, whose learning rates are already set
+        :param total: the scalar loss to minimise
+        :param logs: the loss terms, by name (names ending in ``loss`` are checked when ``total`` is not finite)
+        :param on_skip: undoes what computing the loss changed, before a skipped update is counted
+        :return: ``logs`` with the gradient norms (none when the loss was not finite), and whether the step was taken
+        """
+        optimizer.zero_grad(set_to_none=True)
+        problems = self._nonfinite_loss_terms(total, logs)
+        norms: dict[str, float] = {}
+        if not problems:
+            total.backward()
+            norms = self._clip_gradients(optimizer)
+            problems = self._nonfinite_grad_groups(norms)
+        logs = {**logs, **norms}
+        if problems:
+            if on_skip is not None:
+                on_skip()
+            self._skip_nonfinite_update(component, optimizer, problems)
+            return logs, False
+        optimizer.step()
+        self._consecutive_nonfinite[component] = 0
+        return logs, True
 
     def train_world_model(self, batch_size: int) -> dict[str, float]:
         """One update of the world model (encoder, denoiser, reward/termination model, decoder)."""
@@ -773,21 +871,9 @@ class JEDI(OffPolicyAlgorithm):
         optimizer = self.policy.world_model_optimizer
         self._set_learning_rates(optimizer, self._world_model_updates)
         loss = world_model.compute_loss(denoiser_batch, reward_end_batch)
-        optimizer.zero_grad(set_to_none=True)
-        problems = self._nonfinite_loss_terms(loss.total, loss.logs)
-        if problems:
-            self._skip_nonfinite_update("world model", optimizer, problems)
-            return dict(loss.logs)
-        loss.total.backward()
-        norms = self._clip_gradients(optimizer)
-        logs = {**loss.logs, **norms}
-        problems = self._nonfinite_grad_groups(norms)
-        if problems:
-            self._skip_nonfinite_update("world model", optimizer, problems)
-            return logs
-        optimizer.step()
-        self._consecutive_nonfinite["world model"] = 0
-        self._world_model_updates += 1
+        logs, stepped = self._optimizer_step("world model", optimizer, loss.total, loss.logs)
+        if stepped:
+            self._world_model_updates += 1
         return logs
 
     def train_actor_critic(self, batch_size: int) -> dict[str, float]:
@@ -821,24 +907,17 @@ class JEDI(OffPolicyAlgorithm):
         )
         optimizer = policy.actor_critic_optimizer
         self._set_learning_rates(optimizer, self._actor_critic_updates)
-        optimizer.zero_grad(set_to_none=True)
-        problems = self._nonfinite_loss_terms(losses.total, losses.logs)
-        if not problems:
-            losses.total.backward()
-            norms = self._clip_gradients(optimizer)
-            problems = self._nonfinite_grad_groups(norms)
-        else:
-            norms = {}
-        logs = {**losses.logs, **norms}
-        if problems:
-            policy.return_scaler.load_state_dict(scaler_state)
-            self._skip_nonfinite_update("actor-critic", optimizer, problems)
-            return logs
-        optimizer.step()
-        if self.target_critic_tau is not None:
-            policy.update_target_critic(self.target_critic_tau)
-        self._consecutive_nonfinite["actor-critic"] = 0
-        self._actor_critic_updates += 1
+        logs, stepped = self._optimizer_step(
+            "actor-critic",
+            optimizer,
+            losses.total,
+            losses.logs,
+            on_skip=lambda: policy.return_scaler.load_state_dict(scaler_state),
+        )
+        if stepped:
+            if self.target_critic_tau is not None:
+                policy.update_target_critic(self.target_critic_tau)
+            self._actor_critic_updates += 1
         return logs
 
     def first_epoch_steps(self, gradient_steps: int) -> tuple[int, int]:

@@ -7,7 +7,7 @@ sb3-contrib's ``RecurrentPPO``.
 """
 
 import copy
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch as th
@@ -21,9 +21,9 @@ from torch.distributions import Categorical
 from sb3_jedi.actor_critic import ActorCriticNetwork
 from sb3_jedi.actor_critic_loss import ReturnScaler
 from sb3_jedi.world_model.decoder import CnnDecoder, MlpDecoder
-from sb3_jedi.world_model.denoiser import LatentUNet, MlpDenoiser
-from sb3_jedi.world_model.diffusion import EDMDenoiser, SigmaDistribution
+from sb3_jedi.world_model.denoiser import EDMDenoiser, SigmaDistribution
 from sb3_jedi.world_model.encoder import CnnEncoder, MlpEncoder
+from sb3_jedi.world_model.inner_model import LatentUNet, MlpDenoiser
 from sb3_jedi.world_model.reward_end import RewardEndModel
 from sb3_jedi.world_model.world_model import LatentWorldModel, WorldModel
 
@@ -181,10 +181,10 @@ class JEDIPolicy(BasePolicy):
     :param denoiser_kwargs: keyword arguments of the inner denoiser network (``LatentUNet`` / ``MlpDenoiser``);
         ``LatentUNet``'s defaults are the paper's: DIAMOND's U-Net topology with one stage of 160 channels
         (2 down blocks, 2 middle blocks with self-attention, 3 up blocks)
-    :param edm_kwargs: keyword arguments of :class:`~sb3_jedi.world_model.diffusion.EDMDenoiser` (``sigma_data``,
+    :param edm_kwargs: keyword arguments of :class:`~sb3_jedi.world_model.denoiser.EDMDenoiser` (``sigma_data``,
         ``sigma_offset_noise``, ``output_clamp``) and ``sigma_distribution`` as a dict of
-        :class:`~sb3_jedi.world_model.diffusion.SigmaDistribution` fields
-    :param sampler_kwargs: keyword arguments of :class:`~sb3_jedi.world_model.diffusion.DiffusionSampler`
+        :class:`~sb3_jedi.world_model.denoiser.SigmaDistribution` fields
+    :param sampler_kwargs: keyword arguments of :class:`~sb3_jedi.world_model.diffusion_sampler.DiffusionSampler`
     :param reward_end_kwargs: keyword arguments of :class:`~sb3_jedi.world_model.reward_end.RewardEndModel`;
         ``reward_head`` defaults to the policy's :attr:`default_reward_head`: ``"sign"`` (3 classes of ``sign(r)``,
         DIAMOND and the paper) for ``CnnPolicy``, ``"symlog_twohot"`` (DreamerV3's symlog two-hot categorical, which
@@ -201,6 +201,9 @@ class JEDIPolicy(BasePolicy):
     :param normalize_images: kept for SB3 compatibility; images are always mapped to [-1, 1]
     """
 
+    # Narrower than BasePolicy's spaces: check_spaces admits only these.
+    observation_space: spaces.Box
+    action_space: spaces.Discrete
     world_model: WorldModel
     actor_critic: ActorCriticNetwork
     # Reward head when reward_end_kwargs name none: sign(r), DIAMOND's and the paper's choice for (clipped) Atari rewards.
@@ -260,6 +263,9 @@ class JEDIPolicy(BasePolicy):
         """Build the world model (override to plug in another kind, e.g. a pixel-space one)."""
         edm_kwargs = dict(self.edm_kwargs)
         sigma_distribution = SigmaDistribution(**edm_kwargs.pop("sigma_distribution", {}))
+        encoder: CnnEncoder | MlpEncoder
+        inner: LatentUNet | MlpDenoiser
+        decoder: CnnDecoder | MlpDecoder
         if self.image_observations:
             channels, height, width = self.observation_space.shape
             encoder = CnnEncoder(in_channels=channels, image_size=(height, width), **self.encoder_kwargs)
@@ -308,13 +314,18 @@ class JEDIPolicy(BasePolicy):
         for name, params in self.world_model.parameter_groups().items():
             scale = self.encoder_lr_scale if name == "encoder" else 1.0
             groups += split_weight_decay(params, no_decay, {"name": name, "lr_scale": scale, "lr": lr * scale})
-        self.world_model_optimizer = self.optimizer_class(groups, lr=lr, **self.world_model_optimizer_kwargs)
+        # Every torch optimiser takes lr, though the Optimizer base class's signature does not say so.
+        self.world_model_optimizer = self.optimizer_class(  # type: ignore[call-arg]
+            groups, lr=lr, **self.world_model_optimizer_kwargs
+        )
         actor_critic_groups = split_weight_decay(
             list(self.actor_critic.parameters()),
             no_weight_decay_parameters(self.actor_critic),
             {"name": "actor_critic", "lr_scale": 1.0, "lr": lr},
         )
-        self.actor_critic_optimizer = self.optimizer_class(actor_critic_groups, lr=lr, **self.actor_critic_optimizer_kwargs)
+        self.actor_critic_optimizer = self.optimizer_class(  # type: ignore[call-arg]
+            actor_critic_groups, lr=lr, **self.actor_critic_optimizer_kwargs
+        )
         # SB3 code that looks for ``policy.optimizer`` finds the world model's.
         self.optimizer = self.world_model_optimizer
 
@@ -368,7 +379,8 @@ class JEDIPolicy(BasePolicy):
             actions = logits.argmax(dim=-1) if deterministic else Categorical(logits=logits).sample()
         return actions, logits, hidden
 
-    def _predict(self, observation: th.Tensor, deterministic: bool = False) -> th.Tensor:
+    # Observations are Box tensors, never SB3's dict observations (check_spaces refuses Dict spaces).
+    def _predict(self, observation: th.Tensor, deterministic: bool = False) -> th.Tensor:  # type: ignore[override]
         # Stateless use (SB3's BasePolicy API): every call starts from a zero LSTM state.
         hidden = self.actor_critic.initial_state(observation.shape[0], observation.device)
         actions, _, _ = self.act(observation, hidden, deterministic)
@@ -377,10 +389,10 @@ class JEDIPolicy(BasePolicy):
     def forward(self, obs: th.Tensor, deterministic: bool = False) -> th.Tensor:
         return self._predict(obs, deterministic)
 
-    def predict(  # type: ignore[override]
+    def predict(
         self,
-        observation: np.ndarray,
-        state: RNNStates | None = None,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
         episode_start: np.ndarray | None = None,
         deterministic: bool = False,
     ) -> tuple[np.ndarray, RNNStates]:
@@ -396,6 +408,7 @@ class JEDIPolicy(BasePolicy):
         if self.training:  # switching walks every submodule: costly at one env step per call
             self.set_training_mode(False)
         obs_tensor, vectorized_env = self.obs_to_tensor(observation)
+        obs_tensor = cast(th.Tensor, obs_tensor)  # an array observation gives a tensor (a dict one, a dict)
         n_envs = obs_tensor.shape[0]
         if state is None:
             state = self.initial_state(n_envs)

@@ -5,8 +5,12 @@ Classes are imported lazily: ``"DIAMOND"`` (the pixel-diffusion baseline) costs 
 """
 
 import importlib
-import os
-from typing import IO, Any
+import io
+import pathlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sb3_jedi.jedi import JEDI
 
 __all__ = ["ALGORITHMS", "get_algorithm", "load_model"]
 
@@ -17,7 +21,7 @@ ALGORITHMS: dict[str, str] = {
 }
 
 
-def get_algorithm(name: str) -> type:
+def get_algorithm(name: str) -> "type[JEDI]":
     """
     The algorithm class registered under ``name`` (case-insensitive): ``"JEDI"`` or ``"DIAMOND"``.
 
@@ -31,7 +35,7 @@ def get_algorithm(name: str) -> type:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def load_model(path: str | os.PathLike | IO[bytes], env: Any = None, device: str = "auto", **kwargs: Any) -> Any:
+def load_model(path: str | pathlib.Path | io.BufferedIOBase, env: Any = None, device: str = "auto", **kwargs: Any) -> Any:
     """
     Load a model saved by any algorithm of this library: the file is checked (without unpickling) and loaded with the
     class that saved it.

@@ -12,6 +12,7 @@ Every JEDI model records three plain strings / integers in its ``data`` (attribu
 (:data:`CHECKPOINT_FORMAT_VERSION`).
 """
 
+import io
 import json
 import os
 import pathlib
@@ -130,7 +131,7 @@ def _describe_other_model(data: dict[str, Any], where: str) -> str:
 
 
 def check_jedi_checkpoint(
-    path_or_file: str | os.PathLike | IO[bytes],
+    path_or_file: str | os.PathLike | IO[bytes] | io.BufferedIOBase,
     *,
     expected_algorithm: str | None = None,
 ) -> dict[str, Any]:
@@ -166,7 +167,7 @@ def check_jedi_checkpoint(
         path_or_file.seek(start)
 
 
-def _check_open_file(file: IO[bytes], where: str, expected_algorithm: str | None) -> dict[str, Any]:
+def _check_open_file(file: IO[bytes] | io.BufferedIOBase, where: str, expected_algorithm: str | None) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(file) as archive:
             names = archive.namelist()

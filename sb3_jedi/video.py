@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import av
 import numpy as np
@@ -21,7 +21,7 @@ from stable_baselines3.common.vec_env import VecEnv
 __all__ = ["VIDEO_CODEC", "VIDEO_PIXEL_FORMAT", "record_video"]
 
 #: Encoder of the replay videos (H.264 through libx264).
-VIDEO_CODEC = "libx264"
+VIDEO_CODEC: Final = "libx264"
 #: Pixel format of the replay videos (4:2:0 chroma subsampling, which every H.264 player decodes).
 VIDEO_PIXEL_FORMAT = "yuv420p"
 

@@ -26,11 +26,15 @@ import sys
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import gymnasium as gym
 import numpy as np
 
 from sb3_jedi.envs.atari import Atari100kPreprocessing, TerminateOnLifeLoss
+
+if TYPE_CHECKING:
+    from ale_py.env import AtariEnv
 
 __all__ = ["Atari100kWrapper", "default_hyperparams_file", "main", "register_algorithms", "zoo_arguments"]
 
@@ -86,13 +90,14 @@ def _check_ale_env(env: gym.Env) -> None:
     frameskip = getattr(unwrapped, "_frameskip", None)
     if frameskip != 1:
         raise ValueError(f"{env_id} skips frames itself (frameskip={frameskip}); Atari100kWrapper skips 4: {fix}.")
-    sticky = unwrapped.ale.getFloat("repeat_action_probability")
+    ale_env = cast("AtariEnv", unwrapped)  # it has an emulator: an ALE env
+    sticky = ale_env.ale.getFloat("repeat_action_probability")
     if sticky > 0:
         raise ValueError(
             f"{env_id} repeats actions at random (repeat_action_probability={sticky:g}); the Atari100k protocol has no "
             f"sticky actions: {fix}."
         )
-    if len(unwrapped._action_set) != len(unwrapped.ale.getMinimalActionSet()):
+    if len(ale_env._action_set) != len(ale_env.ale.getMinimalActionSet()):
         raise ValueError(
             f"{env_id} uses the full action set; the Atari100k protocol uses the game's minimal one: pass "
             "--env-kwargs full_action_space:False."
@@ -107,7 +112,7 @@ def default_hyperparams_file(algo: str = "jedi") -> Path:
     :param algo: ``"jedi"`` or ``"diamond"`` (any case)
     :return: the path of the file
     """
-    path = Path(str(files("sb3_jedi").joinpath("hyperparams", f"{algo.lower()}.yml")))
+    path = Path(str(files("sb3_jedi") / "hyperparams" / f"{algo.lower()}.yml"))
     if not path.is_file():
         shipped = sorted(p.stem for p in path.parent.glob("*.yml"))
         raise ValueError(f"No shipped hyper-parameter file for {algo!r}: there are files for {', '.join(shipped)}.")

@@ -4,13 +4,8 @@ import pytest
 import torch as th
 from torch import nn
 
-from sb3_jedi.world_model.diffusion import (
-    Conditioners,
-    DiffusionSampler,
-    EDMDenoiser,
-    SigmaDistribution,
-    build_sigmas,
-)
+from sb3_jedi.world_model.denoiser import Conditioners, EDMDenoiser, SigmaDistribution
+from sb3_jedi.world_model.diffusion_sampler import DiffusionSampler, build_sigmas
 
 STATE_SHAPES = [(16, 8, 8), (16,), (3, 64, 64)]
 

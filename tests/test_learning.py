@@ -1,28 +1,87 @@
-"""It learns: CartPole with MlpPolicy and default hyper-parameters (slow; run with ``pytest -m slow``)."""
+"""
+It learns, as the README says (slow; run with ``pytest -m slow``): every task of the README's learning table
+(``benchmarks/learning_results.py``: CartPole and Acrobot with ``MlpPolicy``, CartPole from pixels with the ``cpu``
+preset), learnt with the default hyper-parameters under the records' protocol (``benchmarks/learning_curve.py``: one
+torch thread, 10 deterministic evaluation episodes on an env seeded ``10_000 + seed``).
 
-import time
+Each run must reach the task's goal. Where the README's table holds a record of the same seed with the defaults that
+met the goal, the run must also come within 1% of the record's final mean (the README says 500, the test asks 495).
+The seeds are the table's (0, 1, 2) and two the defaults were never tuned on (3, 4). Tasks whose recorded runs do not
+all meet the goal are expected to fail (``xfail``, not strict) until they do: the README says so beside its table.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
 
 import pytest
-import torch as th
-from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.evaluation import evaluate_policy
 
-from sb3_jedi import JEDI
+ROOT = Path(__file__).resolve().parents[1]
+UNTUNED_SEEDS = (3, 4)
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+learning_results = _load("learning_results")
+RESULTS = learning_results.collect()
+
+
+def _claimed_final_mean(task_name: str, seed: int) -> float | None:
+    """The final mean the README claims for this seed with the defaults, if it claims the goal met."""
+    for summary in RESULTS["tasks"][task_name]["summary"]:
+        if (
+            summary["seed"] == seed
+            and summary["hyperparameters"] == "defaults"
+            and summary["complete"]
+            and summary["goal_met"]
+        ):
+            return summary["final_mean"]
+    return None
+
+
+def _cases() -> list:
+    cases = []
+    for name, task in learning_results.TASKS.items():
+        summaries = RESULTS["tasks"][name]["summary"]
+        met = bool(summaries) and all(summary["goal_met"] for summary in summaries)
+        marks = (
+            [] if met else [pytest.mark.xfail(reason=f"{name}: the README's records do not meet the goal yet", strict=False)]
+        )
+        for seed in (*task.seeds, *UNTUNED_SEEDS):
+            cases.append(pytest.param(name, seed, marks=marks, id=f"{name}-seed{seed}"))
+    return cases
+
+
+def test_claims_are_read_from_the_readme_records():
+    # The CartPole seeds of the table claim 500 with the defaults: the slow tests below hold the runs to it.
+    assert [_claimed_final_mean("CartPole-v1", seed) for seed in (0, 1, 2)] == [500.0, 500.0, 500.0]
+    assert _claimed_final_mean("Acrobot-v1", 0) is None  # recorded with other settings, below the goal
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_cartpole_learns_with_default_hyperparameters(seed):
-    threads = th.get_num_threads()
-    th.set_num_threads(1)  # small networks: one thread is as fast and leaves the other core to a parallel run
-    try:
-        start = time.perf_counter()
-        model = JEDI("MlpPolicy", "CartPole-v1", seed=seed)
-        model.learn(30_000)
-        minutes = (time.perf_counter() - start) / 60
-        eval_env = make_vec_env("CartPole-v1", n_envs=1, seed=10_000 + seed)
-        mean, std = evaluate_policy(model, eval_env, n_eval_episodes=10, deterministic=True)
-    finally:
-        th.set_num_threads(threads)
-    print(f"seed {seed}: mean return {mean:.1f} +- {std:.1f} after {model.num_timesteps} env steps, {minutes:.1f} min")
-    assert mean >= 475
+@pytest.mark.parametrize(("task_name", "seed"), _cases())
+def test_task_learns_with_default_hyperparameters(task_name, seed):
+    task = learning_results.TASKS[task_name]
+    learning_curve = _load("learning_curve")
+    record = learning_curve.run(
+        task.env_id,
+        seed,
+        task.steps,
+        eval_every=task.steps,
+        eval_episodes=10,
+        kwargs={},
+        pixels=task.pixels,
+        preset=task.preset,
+    )
+    mean = record["final_mean"]
+    print(f"{task_name} seed {seed}: mean return {mean:.1f} after {task.steps} env steps, {record['train_minutes']:.1f} min")
+    assert mean >= task.goal
+    claimed = _claimed_final_mean(task_name, seed)
+    if claimed is not None:
+        assert mean >= claimed - 0.01 * abs(claimed)

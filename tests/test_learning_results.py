@@ -46,6 +46,59 @@ def test_every_record_names_its_commit_seed_steps_and_minutes():
         assert path.name == f"{record['env']}_{record['policy']}_seed{record['seed']}.json"
 
 
+def test_baseline_figures_in_the_json_are_the_records():
+    results = json.loads(learning_results.RESULTS_JSON.read_text())
+    records = sorted(learning_results.BASELINE_RECORDS.glob("*.json"))
+    assert records, "no baseline records in benchmarks/results/baselines"
+    collected = set()
+    for task in results["tasks"].values():
+        for algo, baseline in task["baselines"].items():
+            assert len(baseline["runs"]) == len(baseline["summary"])
+            for run, summary in zip(baseline["runs"], baseline["summary"], strict=True):
+                record = json.loads((ROOT / run["record"]).read_text())
+                assert record["algo"] == algo and record["env"] == task["env"] and record["pixels"] == task["pixels"]
+                assert summary == learning_results.summarise_run(record, task["goal"])
+                assert summary["final_mean"] == record["final_mean"] and summary["seed"] == record["seed"]
+                collected.add(run["record"])
+    # No record left out of the JSON: each is a baseline of some task.
+    assert collected == {path.relative_to(ROOT).as_posix() for path in records}
+
+
+def test_every_baseline_record_names_its_algorithm_commit_seed_steps_and_minutes():
+    for path in sorted(learning_results.BASELINE_RECORDS.glob("*.json")):
+        record = json.loads(path.read_text())
+        assert len(record["commit"].removesuffix("-dirty")) == 40, path
+        assert record["steps"] == record["curve"][-1]["steps"] or record["complete"] is False, path
+        assert record["final_mean"] == record["curve"][-1]["mean"], path
+        assert record["train_minutes"] == record["curve"][-1]["train_minutes"] > 0, path
+        assert record["algo"] in {"A2C", "DQN", "PPO"} and record["eval_episodes"] == 10, path
+        policy = "MlpPolicy" if record["pixels"] is None else f"CnnPolicy{record['pixels']}"
+        assert path.name == f"{record['algo'].lower()}_{record['env']}_{policy}_seed{record['seed']}.json"
+
+
+def test_baseline_mean_curve_is_taken_at_the_steps_every_seed_reached():
+    runs = [
+        {"curve": [{"steps": 100, "mean": 1.0}, {"steps": 200, "mean": 3.0}, {"steps": 300, "mean": 5.0}]},
+        {"curve": [{"steps": 100, "mean": 3.0}, {"steps": 200, "mean": 7.0}]},  # a run stopped early
+    ]
+    assert learning_results.mean_curve(runs) == ([100, 200], [2.0, 5.0])
+    assert learning_results.mean_curve([]) == ([], [])
+
+
+def test_baseline_runs_are_planned_one_per_task_algorithm_and_seed(monkeypatch, tmp_path):
+    commands = []
+    monkeypatch.setattr(learning_results, "BASELINE_RECORDS", tmp_path)
+    monkeypatch.setattr(learning_results, "_run_commands", lambda planned, jobs: commands.extend(planned))
+    (tmp_path / "dqn_LunarLander-v3_MlpPolicy_seed1.json").write_text("{}")  # done already: skipped
+    learning_results.run_baselines(["LunarLander-v3", "CartPole-v1 from pixels"], ["DQN"], [0, 1], jobs=1, force=False)
+    planned = [(command[command.index("--env") + 1], command[command.index("--seed") + 1]) for command in commands]
+    assert planned == [("LunarLander-v3", "0"), ("CartPole-v1", "0"), ("CartPole-v1", "1")]
+    pixel_command = commands[-1]
+    assert pixel_command[pixel_command.index("--pixels") + 1] == "64"
+    assert pixel_command[pixel_command.index("--steps") + 1] == "50000"
+    assert pixel_command[pixel_command.index("--json") + 1].endswith("dqn_CartPole-v1_CnnPolicy64_seed1.json")
+
+
 def test_summary_figures_follow_the_curve():
     record = {
         "seed": 3,

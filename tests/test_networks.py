@@ -6,8 +6,8 @@ from torch import nn
 
 from sb3_jedi.actor_critic import ActorCriticNetwork
 from sb3_jedi.world_model.decoder import CnnDecoder, MlpDecoder
-from sb3_jedi.world_model.denoiser import LatentUNet, MlpDenoiser
 from sb3_jedi.world_model.encoder import CnnEncoder, MlpEncoder
+from sb3_jedi.world_model.inner_model import LatentUNet, MlpDenoiser
 from sb3_jedi.world_model.layers import Downsample2d, NormMlp, SelfAttention2d, Upsample2d
 from sb3_jedi.world_model.reward_end import RewardEndModel
 

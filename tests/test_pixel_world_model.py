@@ -11,7 +11,7 @@ from sb3_jedi.diamond import DIAMONDPolicy
 from sb3_jedi.imagination import imagine
 from sb3_jedi.policies import CnnPolicy
 from sb3_jedi.world_model import LatentUNet, PixelWorldModel, RewardEndModel, quantize_pixels
-from sb3_jedi.world_model.diffusion import EDMDenoiser
+from sb3_jedi.world_model.denoiser import EDMDenoiser
 from sb3_jedi.world_model.world_model import preprocess_observations
 
 N_ACTIONS = 3

@@ -37,12 +37,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
 import torch as th
 from gymnasium import spaces
+from torch import nn
 from torch.distributions import Categorical
 
 import sb3_jedi
@@ -50,6 +51,7 @@ from sb3_jedi.diamond import DIAMOND
 from sb3_jedi.imagination import burn_in
 from sb3_jedi.jedi import JEDI
 from sb3_jedi.run_info import library_versions
+from sb3_jedi.world_model import LatentWorldModel, PixelWorldModel
 
 __all__ = [
     "AGENTS",
@@ -174,10 +176,15 @@ def build_agent(agent: str, device: str = "cpu", batch_size: int = 32, quick: bo
     return model
 
 
+def _diffusion_world_model(model: JEDI) -> LatentWorldModel | PixelWorldModel:
+    """The agent's world model: JEDI's latent one or DIAMOND's pixel one, both with a denoiser and its loss."""
+    return cast(LatentWorldModel | PixelWorldModel, model.policy.world_model)
+
+
 def count_parameters(model: JEDI) -> dict[str, int]:
     """Parameters per component (``encoder`` is 0 for the pixel agent) and their ``total``."""
-    world_model = model.policy.world_model
-    modules = {
+    world_model = _diffusion_world_model(model)
+    modules: dict[str, nn.Module | None] = {
         "encoder": getattr(world_model, "encoder", None),
         "denoiser": world_model.denoiser,
         "reward_end": world_model.reward_end_model,
@@ -190,7 +197,7 @@ def count_parameters(model: JEDI) -> dict[str, int]:
 
 def _train_step(model: JEDI) -> Callable[[], None]:
     """One denoiser (+ encoder) update on a fixed batch of ``n_cond_steps + 1``-frame segments."""
-    world_model = model.policy.world_model
+    world_model = _diffusion_world_model(model)
     optimizer = model.policy.world_model_optimizer
     batch = model.replay_buffer.sample_segments(model.batch_size, world_model.n_cond_steps + 1, model._sampling_rng)
 

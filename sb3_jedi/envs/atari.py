@@ -23,7 +23,8 @@ import difflib
 import functools
 import os
 import re
-from typing import Any, SupportsFloat
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, SupportsFloat, cast
 
 import cv2
 import gymnasium as gym
@@ -31,6 +32,9 @@ import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+
+if TYPE_CHECKING:
+    from ale_py.env import AtariEnv
 
 __all__ = [
     "ATARI100K_GAMES",
@@ -162,7 +166,7 @@ class Atari100kPreprocessing(gym.Wrapper[np.ndarray, int, np.ndarray, int]):
                 "The ALE env already skips frames; build it with `frameskip=1` (e.g. `ALE/Pong-v5` with frameskip=1 "
                 "or `PongNoFrameskip-v4`) so that this wrapper's frame skip is the only one."
             )
-        if self.noop_max > 0 and env.unwrapped.get_action_meanings()[0] != "NOOP":
+        if self.noop_max > 0 and cast("AtariEnv", env.unwrapped).get_action_meanings()[0] != "NOOP":
             raise ValueError("Action 0 of this game is not NOOP: use `noop_max=0`.")
         raw_space = env.observation_space
         if not isinstance(raw_space, spaces.Box) or len(raw_space.shape) != 3 or raw_space.shape[-1] != 3:
@@ -174,7 +178,7 @@ class Atari100kPreprocessing(gym.Wrapper[np.ndarray, int, np.ndarray, int]):
     @property
     def ale(self) -> Any:
         """The emulator (``ale_py.ALEInterface``) of the wrapped env."""
-        return self.env.unwrapped.ale
+        return cast("AtariEnv", self.env.unwrapped).ale
 
     def _resize(self, frame: np.ndarray) -> np.ndarray:
         # INTER_AREA averages the source pixels under each target pixel (no aliasing when shrinking 210x160 -> 64x64).
@@ -215,6 +219,7 @@ class Atari100kPreprocessing(gym.Wrapper[np.ndarray, int, np.ndarray, int]):
                 break
         # Max over the last two frames of the step; a step that ran a single frame (frame_skip=1, or the game ended on
         # its first frame) returns that frame.
+        assert frame is not None  # frame_skip >= 1: at least one frame was played
         pooled = frame if previous is None else np.maximum(previous, frame)
         info = dict(info, life_loss=life_loss)
         return self._resize(pooled), total_reward, bool(terminated), bool(truncated), info
@@ -338,7 +343,7 @@ def make_atari100k_env(
     noop_max: int = 30,
     max_episode_frames: int | None = 108_000,
     monitor_dir: str | None = None,
-    vec_env_cls: type[VecEnv] | None = None,
+    vec_env_cls: Callable[..., VecEnv] | None = None,
     vec_env_kwargs: dict[str, Any] | None = None,
 ) -> VecEnv:
     """
@@ -372,7 +377,7 @@ def make_atari100k_env(
     if max_episode_frames is not None:
         _check_int("max_episode_frames", max_episode_frames, 1, " Use None for no cap; the protocol uses 108_000.")
 
-    env_fns = [
+    env_fns: list[Callable[[], gym.Env]] = [
         functools.partial(
             make_atari100k_single_env,
             game,

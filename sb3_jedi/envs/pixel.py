@@ -15,6 +15,7 @@ Wrapper stack of one env, innermost first::
 
 import os
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -62,7 +63,7 @@ def _make_pixel_single_env(env_id: str, size: int, env_kwargs: dict[str, Any]) -
         raise ValueError(_no_frames_message(env_id, render_modes))
     env = AddRenderObservation(env, render_only=True)
     frame_shape = env.observation_space.shape
-    if len(frame_shape) != 3 or frame_shape[-1] != 3:
+    if frame_shape is None or len(frame_shape) != 3 or frame_shape[-1] != 3:
         env.close()
         raise ValueError(f"{env_id} renders frames of shape {frame_shape}; make_pixel_env needs RGB frames (H, W, 3).")
     return ResizeObservation(env, (size, size))
@@ -75,7 +76,7 @@ def make_pixel_env(
     seed: int | None = None,
     monitor_dir: str | None = None,
     env_kwargs: dict[str, Any] | None = None,
-    vec_env_cls: type[VecEnv] | None = None,
+    vec_env_cls: Callable[..., VecEnv] | None = None,
     vec_env_kwargs: dict[str, Any] | None = None,
 ) -> VecEnv:
     """
@@ -128,6 +129,8 @@ def make_pixel_env(
         seed=None if seed is None else int(seed),
         monitor_dir=monitor_dir,
         env_kwargs={"env_id": env_id, "size": size, "env_kwargs": env_kwargs},
-        vec_env_cls=vec_env_cls,
+        # make_vec_env calls vec_env_cls(env_fns, **vec_env_kwargs): any such factory works, not only the two classes
+        # its signature names.
+        vec_env_cls=vec_env_cls,  # type: ignore[arg-type]
         vec_env_kwargs=vec_env_kwargs,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch as th
@@ -115,8 +115,17 @@ def evaluate_atari100k(
         with th.random.fork_rng(devices=cuda_devices):
             if seed is not None:
                 th.manual_seed(seed)
-            scores, lengths = evaluate_policy(
-                model, env, n_eval_episodes=n_episodes, deterministic=deterministic, return_episode_rewards=True, warn=False
+            # Per-episode lists with return_episode_rewards=True (SB3 types both of its return forms as one).
+            scores, lengths = cast(
+                tuple[list[float], list[int]],
+                evaluate_policy(
+                    model,
+                    env,
+                    n_eval_episodes=n_episodes,
+                    deterministic=deterministic,
+                    return_episode_rewards=True,
+                    warn=False,
+                ),
             )
     finally:
         env.close()

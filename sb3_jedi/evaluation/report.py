@@ -176,7 +176,7 @@ def _figure_per_game(
                 if r is not None:
                     ax.scatter(np.full(r.shape, x), r, s=10, color="black", zorder=3)
         else:
-            heights = [human_normalized_score(g, published[label][g]) for g in games]
+            heights = [float(human_normalized_score(g, published[label][g])) for g in games]
             ax.bar(offsets, heights, width, color=colors[label], label=label, alpha=0.8)
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="human")
     ax.axhline(0.0, color="grey", linewidth=0.8)
@@ -253,10 +253,10 @@ def _markdown(
     for label, scores in ours.items():
         algo_results = [r for r in results if _label(r["algo"]) == label]
         steps = sorted({int(r["num_timesteps"]) for r in algo_results})
-        runs = sorted({len(v) for v in scores.values()})
+        run_counts = sorted({len(v) for v in scores.values()})
         protocols = sorted({_protocol(r.get("evaluation", {})) for r in algo_results})
         lines.append(
-            f"| {label} | {len(scores)} | {', '.join(map(str, runs))} | {', '.join(f'{s:,}' for s in steps)} "
+            f"| {label} | {len(scores)} | {', '.join(map(str, run_counts))} | {', '.join(f'{s:,}' for s in steps)} "
             f"| {'; '.join(protocols)} |"
         )
     for label in published:

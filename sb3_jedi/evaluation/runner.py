@@ -143,14 +143,12 @@ def _check_same_config(spec: RunSpec, stored: Mapping[str, Any] | None, where: P
 
 
 def _resolved_hyperparams(model: Any) -> dict[str, Any]:
-    """The hyper-parameters the model actually used (defaults filled in), where the model exposes them."""
-    from sb3_jedi.jedi import ATARI_DEFAULTS
-
+    """
+    The hyper-parameters the model actually used, defaults filled in (:meth:`~sb3_jedi.jedi.JEDI.hyperparameters`),
+    as JSON values: ``train_freq`` as its number of steps, a schedule as its initial value.
+    """
     resolved: dict[str, Any] = {}
-    for key in ATARI_DEFAULTS:
-        if not hasattr(model, key):
-            continue
-        value = getattr(model, key)
+    for key, value in model.hyperparameters().items():
         if key == "train_freq" and hasattr(value, "frequency"):
             value = value.frequency
         if callable(value):  # a schedule: record its initial value
@@ -159,7 +157,7 @@ def _resolved_hyperparams(model: Any) -> dict[str, Any]:
     return _normalize_config(resolved)
 
 
-def _training_episodes(monitor_root: Path) -> dict[str, list[float]]:
+def _training_episodes(monitor_root: Path) -> dict[str, list[float] | list[int]]:
     """
     Finished training games from the Monitor logs of every attempt, without those an attempt replayed after a
     resume (an attempt that started from a checkpoint at step ``n`` supersedes what earlier attempts did after ``n``).

@@ -38,7 +38,7 @@ class CnnDecoder(nn.Module):
 
     def __init__(
         self,
-        latent_shape: tuple[int, int, int] = (16, 8, 8),
+        latent_shape: tuple[int, ...] = (16, 8, 8),
         out_channels: int = 3,
         channels: Sequence[int] = (64, 64, 32, 32),
         n_upsamples: int = 3,

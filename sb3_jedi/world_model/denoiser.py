@@ -1,357 +1,318 @@
 """
-Inner denoising networks F of the EDM diffusion world model (the preconditioning lives in ``diffusion.py``).
+EDM denoiser of the world model: the preconditioning ``D(x; sigma) = c_skip x + c_out F(c_in x; c_noise, cond)``
+around an inner network ``F``, the training noise levels and the denoising loss.
 
-Both networks share one call signature::
+Follows Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative Models" (EDM), with the
+changes DIAMOND (Alonso et al. 2024) makes for world modelling (offset noise, conditioning on past states and
+actions) and the latent soft clamp of JEDI (arXiv 2505.19698). The inner networks live in ``inner_model.py``, the
+sampler in ``diffusion_sampler.py`` (DIAMOND's ``src/models/diffusion`` layout).
 
-    forward(noisy (B, *S), c_noise (B,), cond_states (B, T, *S), cond_actions (B, T) long) -> (B, *S)
-
-where ``S`` is the state shape (a latent ``(16, 8, 8)`` or ``(D,)``, or pixels ``(3, 64, 64)`` for a
-pixel-space baseline) and ``T`` the number of conditioning steps (4 in JEDI and DIAMOND).
-
-- :class:`LatentUNet`: JEDI's latent U-Net (arXiv 2505.19698), DIAMOND's U-Net topology with one stage of
-  160 channels and no downsampling: 2 down blocks, 2 middle blocks with self-attention, 3 up blocks, AdaGN
-  conditioning on the noise level and the 4 past actions, the 4 past latents concatenated with the noisy
-  latent along channels. With a sequence of channels it becomes a multi-stage U-Net with 2x down/up sampling
-  between stages, e.g. DIAMOND's pixel U-Net (channels [64, 64, 64, 64], depths [2, 2, 2, 2]).
-- :class:`MlpDenoiser`: our extension for flat latents: residual MLP blocks with adaptive LayerNorm.
-
-Both zero-initialise their output layer (DIAMOND): at the start F predicts 0, so the EDM denoiser
-starts as the skip connection ``c_skip * noisy``.
+Everything here is generic over the shape ``S`` of the diffused state: spatial latents ``(B, 16, 8, 8)``,
+vector latents ``(B, 16)`` or pixels ``(B, 3, 64, 64)`` all work. Dimension 1 of a state is its channel
+dimension (it matters only for the offset noise).
 """
 
-import math
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch as th
 from torch import nn
-from torch.nn import functional as F
 
-from sb3_jedi.world_model.layers import (
-    AdaLayerNorm,
-    Downsample2d,
-    FourierFeatures,
-    ResBlock2d,
-    SelfAttention2d,
-    Upsample2d,
-    group_norm_groups,
-)
+from sb3_jedi.world_model.layers import soft_clamp
 
-__all__ = ["LatentUNet", "MlpDenoiser", "NoiseActionConditioning"]
+__all__ = ["Conditioners", "EDMDenoiser", "SigmaDistribution"]
 
 
-class NoiseActionConditioning(nn.Module):
+def _expand_to(values: th.Tensor, ndim: int) -> th.Tensor:
+    """Append singleton dimensions to a per-sample tensor ``(B,)`` so it broadcasts against a ``ndim`` tensor."""
+    return values.reshape(values.shape + (1,) * (ndim - values.ndim))
+
+
+def _randn(
+    shape: tuple[int, ...], like: th.Tensor, generator: th.Generator | None = None, device: th.device | str | None = None
+) -> th.Tensor:
     """
-    Conditioning vector ``MLP(FourierFeatures(c_noise) + action_embedding(a_{t-T+1..t}))`` (DIAMOND, JEDI paper).
+    Standard normal draw of ``shape`` with the dtype of ``like``, on ``device`` (``like``'s device by default).
 
-    The action embedding is a linear map of the ``T`` concatenated one-hot actions, written as an
-    embedding table indexed by ``(step, action)`` and summed over steps: it tells the steps apart
-    (order matters) without requiring ``cond_dim`` to be divisible by ``T``.
+    The draw happens on the generator's own device, then moves: a CPU generator then gives the same numbers
+    whatever device the tensors live on, and a mismatched generator does not raise deep inside torch.
+    """
+    target_device = like.device if device is None else th.device(device)
+    draw_device = target_device if generator is None else generator.device
+    return th.randn(shape, generator=generator, device=draw_device, dtype=like.dtype).to(target_device)
 
-    :param n_actions: number of discrete actions
-    :param n_cond_steps: number ``T`` of past actions conditioned on
-    :param cond_dim: dimension of the conditioning vector (even)
+
+@dataclass(frozen=True)
+class Conditioners:
+    """
+    EDM preconditioning coefficients (Karras et al. 2022, Table 1), each a tensor of shape ``(B,)``.
+
+    :param c_in: input scaling, applied to the noisy state before the inner network
+    :param c_out: output scaling of the inner network's prediction
+    :param c_skip: weight of the skip connection carrying the noisy state to the output
+    :param c_noise: noise-level input of the inner network, ``ln(sigma) / 4``
     """
 
-    def __init__(self, n_actions: int, n_cond_steps: int, cond_dim: int) -> None:
-        super().__init__()
-        if n_actions < 1 or n_cond_steps < 1:
-            raise ValueError(f"n_actions and n_cond_steps must be positive, got {n_actions} and {n_cond_steps}.")
-        if cond_dim < 2 or cond_dim % 2 != 0:
-            raise ValueError(f"cond_dim must be a positive even number (Fourier features), got {cond_dim}.")
-        self.n_actions = n_actions
-        self.n_cond_steps = n_cond_steps
-        self.noise_emb = FourierFeatures(cond_dim)
-        self.action_emb = nn.Embedding(n_cond_steps * n_actions, cond_dim)
-        # The sum over T steps of N(0, 1/T) rows has unit variance, like one standard embedding.
-        nn.init.normal_(self.action_emb.weight, std=1.0 / math.sqrt(n_cond_steps))
-        self.register_buffer("offsets", th.arange(n_cond_steps) * n_actions, persistent=False)
-        self.proj = nn.Sequential(nn.Linear(cond_dim, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim))
+    c_in: th.Tensor
+    c_out: th.Tensor
+    c_skip: th.Tensor
+    c_noise: th.Tensor
 
-    def forward(self, c_noise: th.Tensor, actions: th.Tensor) -> th.Tensor:
+
+@dataclass
+class SigmaDistribution:
+    """
+    Log-normal distribution of training noise levels: ``sigma = exp(N(loc, scale^2))`` clipped to ``[sigma_min, sigma_max]``.
+
+    EDM (Karras et al. 2022, Table 1) samples ``ln(sigma) ~ N(-1.2, 1.2^2)``; DIAMOND, and JEDI after it, use
+    ``loc=-0.4``, ``scale=1.2`` and clip to ``[2e-3, 20]``, which are the defaults here.
+
+    :param loc: mean of ``ln(sigma)`` before clipping (paper: -0.4)
+    :param scale: standard deviation of ``ln(sigma)`` before clipping (paper: 1.2)
+    :param sigma_min: lower clip (paper: 2e-3)
+    :param sigma_max: upper clip (paper: 20)
+    """
+
+    loc: float = -0.4
+    scale: float = 1.2
+    sigma_min: float = 2e-3
+    sigma_max: float = 20.0
+
+    def __post_init__(self) -> None:
+        if not self.scale >= 0:
+            raise ValueError(f"SigmaDistribution needs scale >= 0 (the std of ln(sigma)), got {self.scale}.")
+        if not self.sigma_min > 0:
+            raise ValueError(f"SigmaDistribution needs sigma_min > 0, got {self.sigma_min}.")
+        if not self.sigma_min < self.sigma_max:
+            raise ValueError(
+                f"SigmaDistribution needs sigma_min < sigma_max, got sigma_min={self.sigma_min}, sigma_max={self.sigma_max}."
+            )
+
+    def sample(self, n: int, device: th.device | str = "cpu", generator: th.Generator | None = None) -> th.Tensor:
         """
-        :param c_noise: EDM noise conditioning ``(B,)``
-        :param actions: past actions ``(B, T)``, integers in ``[0, n_actions)``
-        :return: conditioning vectors ``(B, cond_dim)``
+        Draw ``n`` noise levels.
+
+        :param n: number of noise levels (one per sample of the batch)
+        :param device: device of the returned tensor
+        :param generator: optional random generator, for reproducible draws
+        :return: tensor of shape ``(n,)``
         """
-        actions_emb = self.action_emb(actions + self.offsets).sum(dim=1)
-        return self.proj(self.noise_emb(c_noise) + actions_emb)
+        if n < 0:
+            raise ValueError(f"SigmaDistribution.sample needs n >= 0, got {n}.")
+        log_sigma = _randn((n,), th.empty(0), generator, device) * self.scale + self.loc
+        return log_sigma.exp().clamp(self.sigma_min, self.sigma_max)
 
 
-def _check_inputs(
-    name: str,
-    noisy: th.Tensor,
-    c_noise: th.Tensor,
-    cond_states: th.Tensor,
-    cond_actions: th.Tensor,
-    state_ndim: int,
-    n_cond_steps: int,
-) -> None:
-    """Check the shapes shared by both denoisers (cheap: no device synchronisation)."""
-    if noisy.ndim != 1 + state_ndim:
-        raise ValueError(
-            f"{name}: `noisy` must have shape (B, *state_shape) with a {state_ndim}-D state, got {tuple(noisy.shape)}."
-        )
-    batch = noisy.shape[0]
-    if c_noise.shape != (batch,):
-        raise ValueError(
-            f"{name}: `c_noise` must have shape ({batch},) (one noise level per sample), got {tuple(c_noise.shape)}."
-        )
-    expected = (batch, n_cond_steps, *noisy.shape[1:])
-    if tuple(cond_states.shape) != expected:
-        raise ValueError(
-            f"{name}: `cond_states` must have shape {expected} (B, T, *state_shape), got {tuple(cond_states.shape)}."
-        )
-    if tuple(cond_actions.shape) != (batch, n_cond_steps):
-        raise ValueError(
-            f"{name}: `cond_actions` must have shape ({batch}, {n_cond_steps}) (B, T), got {tuple(cond_actions.shape)}."
-        )
-    if cond_actions.is_floating_point() or cond_actions.is_complex():
-        raise ValueError(
-            f"{name}: `cond_actions` must hold integer action indices (e.g. `.long()`), got {cond_actions.dtype}."
-        )
-
-
-class _UNetBlock(nn.Module):
-    """AdaGN residual block, optionally followed by self-attention (DIAMOND's U-Net block)."""
-
-    def __init__(self, in_channels: int, out_channels: int, cond_dim: int, attention: bool, head_dim: int) -> None:
-        super().__init__()
-        self.res = ResBlock2d(in_channels, out_channels, cond_dim)
-        self.attn = SelfAttention2d(out_channels, head_dim) if attention else nn.Identity()
-
-    def forward(self, x: th.Tensor, cond: th.Tensor) -> th.Tensor:
-        return self.attn(self.res(x, cond))
-
-
-class LatentUNet(nn.Module):
+class EDMDenoiser(nn.Module):
     """
-    U-Net inner model F over spatial states: latents ``(C, H, W)`` (JEDI) or pixels (DIAMOND baseline).
+    EDM preconditioning ``D(x; sigma) = c_skip x + c_out F(c_in x; c_noise, cond)`` around an inner network ``F``.
 
-    Input: the ``T`` past states concatenated with the noisy state along channels, ``(B, (T + 1) C, H, W)``
-    (paper). Every residual block uses AdaGN conditioned on :class:`NoiseActionConditioning`.
+    The inner network is called as
+    ``inner_model(scaled_noisy, c_noise, scaled_cond_states, cond_actions)`` with
 
-    DIAMOND's U-Net topology (which JEDI reuses): a 3x3 input convolution, then for each stage ``i`` (every stage
-    after the first starts with a stride-2 downsampling) ``depths[i]`` down blocks. The stage input and every
-    down-block output are kept as skips, so the up path of stage ``i`` has ``depths[i] + 1`` blocks, each consuming
-    one skip (channel concatenation, deepest first); its last block, fed the stage input, maps back to the channels
-    of the previous stage. Between the paths, ``mid_depth`` blocks at the deepest resolution (DIAMOND: 2, with
-    self-attention). Each stage but the deepest ends its up path with a 2x upsampling into the next shallower stage.
-    GroupNorm + SiLU + a zero-initialised 3x3 output convolution close the network. H and W are zero-padded to a
-    multiple of ``2**(n_stages - 1)`` and cropped back, so any size works.
+    - ``scaled_noisy = c_in * noisy`` of shape ``(B, *S)``,
+    - ``c_noise`` of shape ``(B,)``,
+    - ``scaled_cond_states = cond_states / sigma_data`` of shape ``(B, T, *S)`` (DIAMOND's input scaling of the
+      conditioning frames, so that they have roughly unit variance like ``scaled_noisy``),
+    - ``cond_actions`` of shape ``(B, T)`` (integer actions),
 
-    JEDI (channels 160, depth 2): 2 down blocks, 2 middle blocks with attention, 3 up blocks at 8x8.
-    DIAMOND's pixel U-Net (channels [64, 64, 64, 64], depths [2, 2, 2, 2], cond_dim 256): 4.41M parameters, as in
-    DIAMOND's code, up to the action embedding (see :class:`NoiseActionConditioning`).
+    and must return a tensor of shape ``(B, *S)``.
 
-    :param state_channels: channels ``C`` of a state (16 for JEDI latents, 3 for pixels)
-    :param n_cond_steps: number ``T`` of past states and actions conditioned on (paper: 4)
-    :param n_actions: number of discrete actions
-    :param channels: channels of the single stage (int; paper: 160) or of each stage (sequence;
-        DIAMOND pixels: [64, 64, 64, 64])
-    :param depth: down blocks per stage when ``depths`` is not given (paper: 2; the up path has one more)
-    :param cond_dim: dimension of the conditioning vector (DIAMOND: 256)
-    :param depths: down blocks of each stage (DIAMOND pixels: [2, 2, 2, 2]); defaults to ``depth`` for every stage
-    :param mid_depth: residual blocks between the down and up paths at the deepest resolution (DIAMOND, JEDI: 2)
-    :param mid_attention: follow every middle block with self-attention (DIAMOND, JEDI: True)
-    :param attention: self-attention after every block of a stage, one flag per stage or one for all
-        (DIAMOND's ``attn_depths``: none by default)
-    :param attention_head_dim: channels per attention head (DIAMOND: 8)
+    DIAMOND trains with *offset noise*: on top of ``sigma * N(0, I)``, each (sample, channel) gets one extra
+    Gaussian shift of std ``sigma_offset_noise`` shared by all its positions, which teaches the model to
+    correct global brightness / mean errors. The preconditioning then treats the total noise as having the
+    effective std ``sqrt(sigma^2 + sigma_offset_noise^2)``.
+
+    :param inner_model: the network ``F`` (a latent U-Net or MLP)
+    :param sigma_data: assumed std of the clean states (EDM; paper: 0.5)
+    :param sigma_offset_noise: std of the per-channel offset noise (DIAMOND; paper: 0.3). 0 gives plain EDM.
+    :param output_clamp: bound of the soft clamp ``tanh(D / b) * b`` applied to the denoised output (JEDI
+        paper: 3, the same bound as the encoder's latents). ``None`` disables it (plain EDM, or pixels).
+    :param sigma_distribution: distribution of training noise levels; ``None`` uses
+        :class:`SigmaDistribution`'s defaults (DIAMOND / JEDI: LogNormal(-0.4, 1.2) clipped to [2e-3, 20]).
     """
 
     def __init__(
         self,
-        state_channels: int = 16,
-        n_cond_steps: int = 4,
-        *,
-        n_actions: int,
-        channels: int | Sequence[int] = 160,
-        depth: int = 2,
-        cond_dim: int = 256,
-        depths: Sequence[int] | None = None,
-        mid_depth: int = 2,
-        mid_attention: bool = True,
-        attention: bool | Sequence[bool] = False,
-        attention_head_dim: int = 8,
+        inner_model: nn.Module,
+        sigma_data: float = 0.5,
+        sigma_offset_noise: float = 0.3,
+        output_clamp: float | None = 3.0,
+        sigma_distribution: SigmaDistribution | None = None,
     ) -> None:
         super().__init__()
-        stage_channels = [channels] if isinstance(channels, int) else list(channels)
-        stage_depths = [depth] * len(stage_channels) if depths is None else list(depths)
-        stage_attention = [attention] * len(stage_channels) if isinstance(attention, bool) else list(attention)
-        if len(stage_channels) == 0 or min(stage_channels) < 1:
-            raise ValueError(f"LatentUNet needs at least one stage of positive channels, got channels={channels}.")
-        if len(stage_depths) != len(stage_channels) or min(stage_depths) < 1:
+        if not isinstance(inner_model, nn.Module):
+            raise ValueError(f"EDMDenoiser needs an nn.Module as inner_model, got {type(inner_model).__name__}.")
+        if not sigma_data > 0:
+            raise ValueError(f"EDMDenoiser needs sigma_data > 0 (the std of clean states), got {sigma_data}.")
+        if not sigma_offset_noise >= 0:
+            raise ValueError(f"EDMDenoiser needs sigma_offset_noise >= 0 (0 disables it), got {sigma_offset_noise}.")
+        if output_clamp is not None and not output_clamp > 0:
+            raise ValueError(f"EDMDenoiser needs output_clamp > 0, or None to disable the clamp, got {output_clamp}.")
+        if sigma_distribution is not None and not isinstance(sigma_distribution, SigmaDistribution):
             raise ValueError(
-                f"depths={stage_depths} must give a positive number of blocks for each of the {len(stage_channels)} stages."
+                f"EDMDenoiser needs a SigmaDistribution (or None for the defaults), got {type(sigma_distribution).__name__}."
             )
-        if len(stage_attention) != len(stage_channels):
+        self.inner_model = inner_model
+        self.sigma_data = float(sigma_data)
+        self.sigma_offset_noise = float(sigma_offset_noise)
+        self.output_clamp = None if output_clamp is None else float(output_clamp)
+        self.sigma_distribution = SigmaDistribution() if sigma_distribution is None else sigma_distribution
+
+    def conditioners(self, sigma: th.Tensor) -> Conditioners:
+        """
+        Preconditioning coefficients of EDM (Karras et al. 2022, Table 1) for noise levels ``sigma``.
+
+        ``sigma`` is first replaced by the effective noise std ``s = sqrt(sigma^2 + sigma_offset_noise^2)``
+        (DIAMOND's handling of offset noise); then, with ``sd = sigma_data``:
+        ``c_skip = sd^2 / (s^2 + sd^2)``, ``c_out = s sd / sqrt(s^2 + sd^2)``, ``c_in = 1 / sqrt(s^2 + sd^2)``,
+        ``c_noise = ln(s) / 4``.
+
+        :param sigma: noise levels, shape ``(B,)``
+        :return: the coefficients, each of the same shape as ``sigma``
+        """
+        sigma_data2 = self.sigma_data**2
+        sigma_eff2 = sigma**2 + self.sigma_offset_noise**2
+        total = sigma_eff2 + sigma_data2
+        sigma_eff = sigma_eff2.sqrt()
+        return Conditioners(
+            c_in=total.rsqrt(),
+            c_out=sigma_eff * self.sigma_data * total.rsqrt(),
+            c_skip=sigma_data2 / total,
+            c_noise=sigma_eff.log() / 4,
+        )
+
+    def add_noise(self, clean: th.Tensor, sigma: th.Tensor, generator: th.Generator | None = None) -> th.Tensor:
+        """
+        Forward diffusion: ``clean + offset + sigma * N(0, I)``.
+
+        ``offset`` has std ``sigma_offset_noise`` and is drawn once per (sample, channel), then broadcast over the
+        remaining dimensions (DIAMOND). For vector states ``(B, D)`` every feature is its own channel.
+
+        :param clean: clean states, shape ``(B, *S)``
+        :param sigma: noise levels, shape ``(B,)``
+        :param generator: optional random generator, for reproducible draws
+        :return: noisy states, shape ``(B, *S)``
+        """
+        if clean.ndim < 2:
+            raise ValueError(f"add_noise needs states of shape (B, *S) with at least one state dim, got {tuple(clean.shape)}.")
+        sigma = self._check_sigma(sigma, clean.shape[0], "add_noise")
+        offset_shape = tuple(clean.shape[:2]) + (1,) * (clean.ndim - 2)
+        offset = _randn(offset_shape, clean, generator) * self.sigma_offset_noise
+        noise = _randn(tuple(clean.shape), clean, generator)
+        return clean + offset + noise * _expand_to(sigma, clean.ndim)
+
+    def denoise(self, noisy: th.Tensor, sigma: th.Tensor, cond_states: th.Tensor, cond_actions: th.Tensor) -> th.Tensor:
+        """
+        The denoised estimate ``D(x; sigma)`` of the next state, soft-clamped to ``output_clamp`` (JEDI paper).
+
+        Differentiable: the training loss and the random-switching unroll backpropagate through it. Wrap calls in
+        ``th.no_grad()`` when only sampling (:class:`DiffusionSampler` does).
+
+        :param noisy: noisy next states ``x``, shape ``(B, *S)``
+        :param sigma: noise levels, shape ``(B,)`` (a scalar is broadcast to the batch)
+        :param cond_states: the ``T`` previous clean states, shape ``(B, T, *S)``
+        :param cond_actions: the ``T`` previous actions, shape ``(B, T)``
+        :return: denoised states, shape ``(B, *S)``
+        """
+        batch_size = self._check_inputs(noisy, cond_states, cond_actions)
+        sigma = self._check_sigma(sigma, batch_size, "denoise")
+        cs = self.conditioners(sigma)
+        scaled_noisy = _expand_to(cs.c_in, noisy.ndim) * noisy
+        out = self.inner_model(scaled_noisy, cs.c_noise, cond_states / self.sigma_data, cond_actions)
+        if not isinstance(out, th.Tensor) or out.shape != noisy.shape:
+            got = tuple(out.shape) if isinstance(out, th.Tensor) else type(out).__name__
             raise ValueError(
-                f"attention={attention} must be one bool or one flag for each of the {len(stage_channels)} stages."
+                f"The inner model must return a tensor shaped like the noisy state {tuple(noisy.shape)}, got {got}."
             )
-        if state_channels < 1 or mid_depth < 0:
-            raise ValueError(f"state_channels must be positive and mid_depth >= 0, got {state_channels} and {mid_depth}.")
-        self.state_channels = state_channels
-        self.n_cond_steps = n_cond_steps
-        self.n_actions = n_actions
-        self.stage_channels = stage_channels
-        self.stage_depths = stage_depths
+        denoised = _expand_to(cs.c_skip, noisy.ndim) * noisy + _expand_to(cs.c_out, noisy.ndim) * out
+        return soft_clamp(denoised, self.output_clamp)
 
-        def block(in_channels: int, out_channels: int, attn: bool) -> _UNetBlock:
-            return _UNetBlock(in_channels, out_channels, cond_dim, attn, attention_head_dim)
+    def forward(self, noisy: th.Tensor, sigma: th.Tensor, cond_states: th.Tensor, cond_actions: th.Tensor) -> th.Tensor:
+        """Same as :meth:`denoise`."""
+        return self.denoise(noisy, sigma, cond_states, cond_actions)
 
-        self.cond = NoiseActionConditioning(n_actions, n_cond_steps, cond_dim)
-        self.conv_in = nn.Conv2d((n_cond_steps + 1) * state_channels, stage_channels[0], 3, padding=1)
-
-        # Both paths are stored shallow-to-deep (index i = stage i); the up path runs deep-to-shallow.
-        # Stage i is entered with the previous stage's channels (the first stage with its own).
-        entry_channels = [stage_channels[0], *stage_channels[:-1]]
-        self.downsamples = nn.ModuleList()
-        self.down_blocks = nn.ModuleList()
-        self.up_blocks = nn.ModuleList()
-        self.upsamples = nn.ModuleList()
-        for i, (width, n_blocks, attn) in enumerate(zip(stage_channels, stage_depths, stage_attention, strict=True)):
-            entry = entry_channels[i]
-            self.downsamples.append(nn.Identity() if i == 0 else Downsample2d(entry))
-            self.down_blocks.append(nn.ModuleList([block(entry if j == 0 else width, width, attn) for j in range(n_blocks)]))
-            # Skips of stage i, consumed deepest first: n_blocks outputs of `width` channels, then the stage input.
-            up = [block(2 * width, width, attn) for _ in range(n_blocks)]
-            self.up_blocks.append(nn.ModuleList([*up, block(width + entry, entry, attn)]))
-            # Stage i's up path ends with `entry` channels, upsampled into stage i - 1.
-            self.upsamples.append(nn.Identity() if i == 0 else Upsample2d(entry))
-        deepest = stage_channels[-1]
-        self.mid_blocks = nn.ModuleList([block(deepest, deepest, mid_attention) for _ in range(mid_depth)])
-
-        self.norm_out = nn.GroupNorm(group_norm_groups(stage_channels[0]), stage_channels[0])
-        self.conv_out = nn.Conv2d(stage_channels[0], state_channels, 3, padding=1)
-        # DIAMOND: F starts by predicting 0, so the EDM denoiser starts as its skip connection.
-        nn.init.zeros_(self.conv_out.weight)
-        nn.init.zeros_(self.conv_out.bias)
-
-    def forward(
+    def loss(
         self,
-        noisy: th.Tensor,
-        c_noise: th.Tensor,
+        target: th.Tensor,
         cond_states: th.Tensor,
         cond_actions: th.Tensor,
-    ) -> th.Tensor:
+        sigma: th.Tensor | None = None,
+        mask: th.Tensor | None = None,
+        generator: th.Generator | None = None,
+    ) -> tuple[th.Tensor, th.Tensor]:
         """
-        :param noisy: noisy next states ``(B, C, H, W)`` (already scaled by ``c_in``)
-        :param c_noise: EDM noise conditioning ``(B,)``
-        :param cond_states: past states ``(B, T, C, H, W)``, oldest first
-        :param cond_actions: past actions ``(B, T)``, integer indices, oldest first
-        :return: the network output ``(B, C, H, W)``
+        EDM denoising loss for one prediction step.
+
+        Noises ``target`` with :meth:`add_noise`, denoises it with :meth:`denoise` and returns the mean over kept
+        samples of ``mean(((D - y) / c_out)^2)``. While the output clamp is inactive this is exactly EDM's
+        weighted loss ``lambda(sigma) ||D - y||^2`` with ``lambda = 1 / c_out^2`` (Karras et al. 2022, Table 1),
+        i.e. the plain MSE of the inner network against its effective target ``(y - c_skip x) / c_out``, which
+        DIAMOND optimises. Computing it from the clamped ``D`` lets the loss see the clamp the sampler uses.
+
+        The caller is responsible for the stop-gradient on ``target``: JEDI trains the encoder through the
+        conditioning latents only, so pass ``target.detach()`` (``sg(z_{t+1})``). Gradients do flow to
+        ``cond_states``.
+
+        :param target: clean next states ``y``, shape ``(B, *S)``
+        :param cond_states: previous states, shape ``(B, T, *S)``
+        :param cond_actions: previous actions, shape ``(B, T)``
+        :param sigma: training noise levels, shape ``(B,)``; ``None`` draws them from ``self.sigma_distribution``
+        :param mask: boolean ``(B,)``; rows that are ``False`` (padding) are left out of the loss. ``None`` keeps all.
+            With no row kept the loss is a zero that still has a ``grad_fn``.
+        :param generator: optional random generator for the noise levels and the noise
+        :return: the scalar loss and the denoised prediction ``D``, shape ``(B, *S)`` (for random switching)
         """
-        _check_inputs("LatentUNet", noisy, c_noise, cond_states, cond_actions, 3, self.n_cond_steps)
-        if noisy.shape[1] != self.state_channels:
-            raise ValueError(f"LatentUNet was built for {self.state_channels}-channel states, got {noisy.shape[1]} channels.")
-        cond = self.cond(c_noise, cond_actions)
-        height, width = noisy.shape[-2:]
-        x = th.cat([cond_states.flatten(1, 2), noisy], dim=1)
-        # Pad to a multiple of the total downsampling so the up path lands back on the skips' sizes.
-        factor = 2 ** (len(self.stage_channels) - 1)
-        pad_h, pad_w = -height % factor, -width % factor
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h))
+        batch_size = self._check_inputs(target, cond_states, cond_actions)
+        if sigma is None:
+            sigma = self.sigma_distribution.sample(batch_size, device=target.device, generator=generator).to(target.dtype)
+        sigma = self._check_sigma(sigma, batch_size, "loss")
+        if mask is not None:
+            if not isinstance(mask, th.Tensor) or mask.dtype != th.bool or mask.shape != (batch_size,):
+                got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, th.Tensor) else type(mask).__name__
+                raise ValueError(
+                    f"loss needs mask to be a bool tensor of shape ({batch_size},) (True = sample kept), got {got}."
+                )
+        noisy = self.add_noise(target, sigma, generator=generator)
+        denoised = self.denoise(noisy, sigma, cond_states, cond_actions)
+        c_out = _expand_to(self.conditioners(sigma).c_out, target.ndim)
+        per_sample = ((denoised - target) / c_out).pow(2).flatten(1).mean(dim=1)
+        if mask is None:
+            return per_sample.mean(), denoised
+        # `where` rather than multiplying by the mask: padded rows may hold anything, and 0 * inf is nan.
+        kept = th.where(mask, per_sample, th.zeros_like(per_sample))
+        return kept.sum() / mask.sum().clamp(min=1), denoised
 
-        x = self.conv_in(x)
-        skips: list[th.Tensor] = []
-        for downsample, blocks in zip(self.downsamples, self.down_blocks, strict=True):
-            x = downsample(x)
-            skips.append(x)
-            for down_block in blocks:
-                x = down_block(x, cond)
-                skips.append(x)
-        for mid_block in self.mid_blocks:
-            x = mid_block(x, cond)
-        for blocks, upsample in zip(reversed(self.up_blocks), reversed(self.upsamples), strict=True):
-            for up_block in blocks:
-                x = up_block(th.cat([x, skips.pop()], dim=1), cond)
-            x = upsample(x)
-
-        x = self.conv_out(F.silu(self.norm_out(x)))
-        return x[..., :height, :width]
-
-
-class _AdaResMlpBlock(nn.Module):
-    """Pre-norm residual MLP block ``x + fc2(silu(adaLN(fc1(silu(adaLN(x))))))``, identity at initialisation."""
-
-    def __init__(self, dim: int, cond_dim: int) -> None:
-        super().__init__()
-        self.norm1 = AdaLayerNorm(dim, cond_dim)
-        self.fc1 = nn.Linear(dim, dim)
-        self.norm2 = AdaLayerNorm(dim, cond_dim)
-        self.fc2 = nn.Linear(dim, dim)
-        # Same reason as ResBlock2d: each block starts as the identity.
-        nn.init.zeros_(self.fc2.weight)
-        nn.init.zeros_(self.fc2.bias)
-
-    def forward(self, x: th.Tensor, cond: th.Tensor) -> th.Tensor:
-        h = self.fc1(F.silu(self.norm1(x, cond)))
-        h = self.fc2(F.silu(self.norm2(h, cond)))
-        return x + h
-
-
-class MlpDenoiser(nn.Module):
-    """
-    MLP inner model F over flat states ``(D,)`` (our extension for ``MlpPolicy``).
-
-    Input ``concat(noisy, flattened past states)`` -> linear -> ``n_layers`` residual blocks with
-    adaptive LayerNorm conditioned on the noise level and the past actions (the vector analogue of
-    the U-Net's AdaGN) -> LayerNorm + SiLU + zero-initialised linear output.
-
-    :param state_dim: state dimension ``D``
-    :param n_cond_steps: number ``T`` of past states and actions conditioned on
-    :param n_actions: number of discrete actions
-    :param hidden_dim: width of the residual stream
-    :param n_layers: number of residual blocks
-    :param cond_dim: dimension of the conditioning vector
-    """
-
-    def __init__(
-        self,
-        state_dim: int,
-        n_cond_steps: int = 4,
-        *,
-        n_actions: int,
-        hidden_dim: int = 256,
-        n_layers: int = 3,
-        cond_dim: int = 128,
-    ) -> None:
-        super().__init__()
-        if state_dim < 1 or hidden_dim < 1 or n_layers < 0:
+    @staticmethod
+    def _check_inputs(state: th.Tensor, cond_states: th.Tensor, cond_actions: th.Tensor) -> int:
+        """Check the shapes of a state ``(B, *S)``, its conditioning states ``(B, T, *S)`` and actions ``(B, T)``."""
+        if state.ndim < 2:
+            raise ValueError(f"States must have shape (B, *S) with at least one state dim, got {tuple(state.shape)}.")
+        batch_size, state_shape = state.shape[0], tuple(state.shape[1:])
+        if (
+            cond_states.ndim != state.ndim + 1
+            or cond_states.shape[0] != batch_size
+            or tuple(cond_states.shape[2:]) != state_shape
+        ):
             raise ValueError(
-                f"state_dim and hidden_dim must be positive and n_layers >= 0, got {state_dim}, {hidden_dim}, {n_layers}."
+                f"cond_states must have shape (B, T, *S) = ({batch_size}, T, {', '.join(map(str, state_shape))}) to match "
+                f"the state {tuple(state.shape)}, got {tuple(cond_states.shape)}."
             )
-        self.state_dim = state_dim
-        self.n_cond_steps = n_cond_steps
-        self.n_actions = n_actions
-        self.cond = NoiseActionConditioning(n_actions, n_cond_steps, cond_dim)
-        self.fc_in = nn.Linear((n_cond_steps + 1) * state_dim, hidden_dim)
-        self.blocks = nn.ModuleList([_AdaResMlpBlock(hidden_dim, cond_dim) for _ in range(n_layers)])
-        self.norm_out = nn.LayerNorm(hidden_dim)
-        self.fc_out = nn.Linear(hidden_dim, state_dim)
-        # DIAMOND: F starts by predicting 0.
-        nn.init.zeros_(self.fc_out.weight)
-        nn.init.zeros_(self.fc_out.bias)
+        if cond_actions.ndim < 2 or tuple(cond_actions.shape[:2]) != tuple(cond_states.shape[:2]):
+            raise ValueError(
+                f"cond_actions must have shape (B, T) = {tuple(cond_states.shape[:2])} to match cond_states, "
+                f"got {tuple(cond_actions.shape)}."
+            )
+        return batch_size
 
-    def forward(
-        self,
-        noisy: th.Tensor,
-        c_noise: th.Tensor,
-        cond_states: th.Tensor,
-        cond_actions: th.Tensor,
-    ) -> th.Tensor:
-        """
-        :param noisy: noisy next states ``(B, D)`` (already scaled by ``c_in``)
-        :param c_noise: EDM noise conditioning ``(B,)``
-        :param cond_states: past states ``(B, T, D)``, oldest first
-        :param cond_actions: past actions ``(B, T)``, integer indices, oldest first
-        :return: the network output ``(B, D)``
-        """
-        _check_inputs("MlpDenoiser", noisy, c_noise, cond_states, cond_actions, 1, self.n_cond_steps)
-        if noisy.shape[1] != self.state_dim:
-            raise ValueError(f"MlpDenoiser was built for {self.state_dim}-dim states, got {noisy.shape[1]}.")
-        cond = self.cond(c_noise, cond_actions)
-        x = self.fc_in(th.cat([cond_states.flatten(1), noisy], dim=1))
-        for block in self.blocks:
-            x = block(x, cond)
-        return self.fc_out(F.silu(self.norm_out(x)))
+    @staticmethod
+    def _check_sigma(sigma: th.Tensor, batch_size: int, where: str) -> th.Tensor:
+        """Broadcast a scalar noise level to the batch and check the shape ``(B,)``."""
+        if not isinstance(sigma, th.Tensor):
+            raise ValueError(f"{where} needs sigma as a tensor of shape ({batch_size},), got {type(sigma).__name__}.")
+        if sigma.ndim == 0:
+            sigma = sigma.expand(batch_size)
+        if sigma.shape != (batch_size,):
+            raise ValueError(
+                f"{where} needs sigma of shape ({batch_size},) (one noise level per sample), got {tuple(sigma.shape)}."
+            )
+        return sigma

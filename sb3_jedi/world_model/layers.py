@@ -55,6 +55,8 @@ class FourierFeatures(nn.Module):
     :param dim: output dimension (even)
     """
 
+    weight: th.Tensor  # buffer (registered in __init__)
+
     def __init__(self, dim: int) -> None:
         super().__init__()
         if dim % 2 != 0:
@@ -127,6 +129,7 @@ class ResBlock2d(nn.Module):
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         # Zero-init the last conv so each block starts as the identity: stable early training.
         nn.init.zeros_(self.conv2.weight)
+        assert self.conv2.bias is not None  # built with a bias (torch types it as optional)
         nn.init.zeros_(self.conv2.bias)
         self.skip = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
 
@@ -169,6 +172,7 @@ class SelfAttention2d(nn.Module):
         self.qkv = nn.Conv2d(channels, 3 * channels, 1)
         self.out = nn.Conv2d(channels, channels, 1)
         nn.init.zeros_(self.out.weight)
+        assert self.out.bias is not None  # built with a bias (torch types it as optional)
         nn.init.zeros_(self.out.bias)
 
     def forward(self, x: th.Tensor) -> th.Tensor:

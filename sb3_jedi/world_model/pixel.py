@@ -16,7 +16,8 @@ from stable_baselines3.common.preprocessing import is_image_space
 from torch import nn
 
 from sb3_jedi.buffers import SegmentBatch
-from sb3_jedi.world_model.diffusion import DiffusionSampler, EDMDenoiser
+from sb3_jedi.world_model.denoiser import EDMDenoiser
+from sb3_jedi.world_model.diffusion_sampler import DiffusionSampler
 from sb3_jedi.world_model.reward_end import RewardEndModel
 from sb3_jedi.world_model.world_model import WorldModel, WorldModelLoss, preprocess_observations, reward_end_loss
 
@@ -57,7 +58,7 @@ class PixelWorldModel(WorldModel):
         depths [2, 2, 2, 2], conditioning dim 256, sigma_data 0.5, offset noise 0.3), without output clamp
     :param reward_end_model: reward / termination model over frame sequences (DIAMOND: CNN [32, 32, 32, 32] + LSTM 512)
     :param n_cond_steps: number of past frames and actions the denoiser conditions on (DIAMOND: 4)
-    :param sampler_kwargs: keyword arguments of :class:`~sb3_jedi.world_model.diffusion.DiffusionSampler`
+    :param sampler_kwargs: keyword arguments of :class:`~sb3_jedi.world_model.diffusion_sampler.DiffusionSampler`
         (DIAMOND: Euler, 3 steps, sigma_min 2e-3, sigma_max 5, rho 7)
     :param n_levels: levels the sampled frames are quantised to (256: 8-bit frames)
     """

@@ -16,6 +16,7 @@ conditioning on an action embedding; 1-D states an MLP trunk over ``concat(s_t, 
 
 import warnings
 from collections.abc import Sequence
+from typing import cast
 
 import torch as th
 from torch import nn
@@ -148,6 +149,10 @@ class RewardEndModel(nn.Module):
     :param n_reward_bins: bins of the ``"symlog_twohot"`` head (DreamerV3: 255); unused by the sign head
     """
 
+    # Buffers (registered in __init__; reward_bins by the symlog two-hot head only).
+    reward_values: th.Tensor
+    reward_bins: th.Tensor
+
     def __init__(
         self,
         state_shape: tuple[int, ...],
@@ -220,15 +225,15 @@ class RewardEndModel(nn.Module):
 
         self.lstm = nn.LSTM(features_dim, lstm_dim, batch_first=True)
         init_lstm(self.lstm)
-        self.head = nn.Sequential(
-            nn.Linear(lstm_dim, hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, self.n_reward_outputs + N_END_CLASSES)
-        )
+        hidden = nn.Linear(lstm_dim, hidden_dim)
+        output = nn.Linear(hidden_dim, self.n_reward_outputs + N_END_CLASSES)
+        self.head = nn.Sequential(hidden, nn.SiLU(), output)
         if reward_head == "symlog_twohot":
             # DreamerV3 zero-initialises the reward outputs: a uniform distribution over symmetric bins decodes to 0, so
             # an untrained model imagines no reward rather than a random one of any size.
             with th.no_grad():
-                self.head[-1].weight[: self.n_reward_outputs].zero_()
-                self.head[-1].bias[: self.n_reward_outputs].zero_()
+                output.weight[: self.n_reward_outputs].zero_()
+                output.bias[: self.n_reward_outputs].zero_()
 
     @property
     def lstm_dim(self) -> int:
@@ -298,7 +303,7 @@ class RewardEndModel(nn.Module):
         :param device: device of the tensors (default: the model's)
         :return: ``(h, c)``, each ``(1, batch_size, lstm_dim)`` (``nn.LSTM``'s layout, one layer)
         """
-        device = self.lstm.weight_hh_l0.device if device is None else device
+        device = next(self.lstm.parameters()).device if device is None else device
         zeros = th.zeros(1, batch_size, self._lstm_dim, device=device)
         return zeros, zeros.clone()
 
@@ -310,7 +315,7 @@ class RewardEndModel(nn.Module):
         x = self.conv_in(th.cat([states, next_states], dim=1))
         for downsample, blocks in zip(self.downsamples, self.stages, strict=True):
             x = downsample(x)
-            for block in blocks:
+            for block in cast(nn.ModuleList, blocks):
                 x = block(x, action_emb)
         return F.silu(self.norm_out(x)).flatten(1)
 

@@ -10,7 +10,7 @@ reconstruction loss), through the conditioning path only.
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch as th
 from gymnasium import spaces
@@ -19,7 +19,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from sb3_jedi.buffers import SegmentBatch
-from sb3_jedi.world_model.diffusion import DiffusionSampler, EDMDenoiser
+from sb3_jedi.world_model.denoiser import EDMDenoiser
+from sb3_jedi.world_model.diffusion_sampler import DiffusionSampler
 from sb3_jedi.world_model.reward_end import decode_sign_reward, sign_reward_loss
 
 __all__ = ["LatentWorldModel", "WorldModel", "WorldModelLoss", "preprocess_observations", "reward_end_loss"]
@@ -217,7 +218,7 @@ class LatentWorldModel(WorldModel):
     :param n_cond_steps: number of past latents and actions the denoiser conditions on (paper: 4)
     :param random_switching_prob: probability, per batch and unrolled step, of conditioning the next step on the
         denoised prediction rather than the encoded latent (paper: 0.5); only used when segments unroll several steps
-    :param sampler_kwargs: keyword arguments of :class:`~sb3_jedi.world_model.diffusion.DiffusionSampler`
+    :param sampler_kwargs: keyword arguments of :class:`~sb3_jedi.world_model.diffusion_sampler.DiffusionSampler`
         (paper: Euler, 3 steps, sigma_min 2e-3, sigma_max 5, rho 7)
     """
 
@@ -246,7 +247,8 @@ class LatentWorldModel(WorldModel):
 
     @property
     def state_shape(self) -> tuple[int, ...]:
-        return tuple(self.encoder.latent_shape)
+        # Any encoder module works that names its latent shape (CnnEncoder, MlpEncoder).
+        return tuple(cast(tuple[int, ...], self.encoder.latent_shape))
 
     def preprocess(self, obs: th.Tensor) -> th.Tensor:
         return preprocess_observations(obs, self.observation_space)

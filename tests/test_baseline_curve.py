@@ -1,0 +1,111 @@
+"""benchmarks/baseline_curve.py: SB3's own algorithms with the zoo's settings, recorded as JEDI's learning curves are."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecNormalize
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+baseline_curve = _load_script("baseline_curve")
+learning_results = _load_script("learning_results")
+
+
+def _check_record(record: dict, algo: str, steps: int, eval_steps: list[int]) -> None:
+    assert record["algo"] == algo and record["steps"] == steps and record["complete"] is True
+    assert [point["steps"] for point in record["curve"]] == eval_steps
+    assert record["final_mean"] == record["curve"][-1]["mean"]
+    assert record["train_minutes"] == record["curve"][-1]["train_minutes"] >= 0
+    assert len(record["commit"].removesuffix("-dirty")) == 40
+    assert record["versions"]["stable_baselines3"] != "unknown"
+    assert record["eval_episodes"] == 2
+    for point in record["curve"]:
+        # CartPole pays 1 per step: the mean of 2 raw returns is a whole number of half steps.
+        assert 1 <= point["mean"] <= 500 and float(point["mean"] * 2).is_integer()
+        assert point["train_episodes"] >= 0 and point["std"] >= 0
+
+
+def test_ppo_run_stops_at_the_steps_asked_and_records_the_schema_of_learning_curves(tmp_path):
+    out = tmp_path / "ppo.json"
+    # The zoo's 8 CartPole envs step together: evaluations at the first step at or past 100 and 200, then stop at 200.
+    record = baseline_curve.run("ppo", "CartPole-v1", seed=0, steps=200, eval_every=100, eval_episodes=2, out=out)
+    _check_record(record, "PPO", steps=200, eval_steps=[104, 200])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(record))
+    assert record["hyperparameters"] == baseline_curve.VECTOR_SETTINGS[("PPO", "CartPole-v1")].hyperparameters
+    assert record["hyperparameters"]["n_envs"] == 8 and "ppo.yml" in record["zoo"]
+    assert record["policy"] == "MlpPolicy" and record["pixels"] is None and record["seed"] == 0
+
+
+def test_dqn_run_evaluates_every_eval_every_steps_and_at_the_end(tmp_path):
+    record = baseline_curve.run("DQN", "CartPole-v1", seed=1, steps=250, eval_every=100, eval_episodes=2)
+    _check_record(record, "DQN", steps=250, eval_steps=[100, 200, 250])
+    assert record["seed"] == 1 and record["hyperparameters"]["learning_starts"] == 1_000
+
+
+def test_pixel_run_feeds_stacked_channel_first_frames_to_cnn_policy(tmp_path):
+    settings = baseline_curve.PIXEL_SETTINGS["PPO"].hyperparameters
+    env, eval_env = baseline_curve.make_envs("CartPole-v1", 0, 64, settings)
+    # 4 stacked 64x64 RGB frames, channel first, for SB3's NatureCNN; the evaluation env sees the same.
+    assert env.observation_space.shape == eval_env.observation_space.shape == (12, 64, 64)
+    assert env.observation_space.dtype == np.uint8 and env.num_envs == 8 and eval_env.num_envs == 1
+    env.close()
+    eval_env.close()
+    record = baseline_curve.run("PPO", "CartPole-v1", seed=0, steps=16, eval_every=16, eval_episodes=1, pixels=64)
+    assert record["policy"] == "CnnPolicy" and record["pixels"] == 64 and record["curve"][-1]["steps"] == 16
+    assert record["hyperparameters"]["frame_stack"] == 4 and "atari" in record["zoo"]
+
+
+def test_normalised_evaluation_reads_the_training_statistics_without_updating_them():
+    settings = {"normalize": True, "n_envs": 2, "gamma": 0.9}
+    env, eval_env = baseline_curve.make_envs("Acrobot-v1", 0, None, settings)
+    assert isinstance(env, VecNormalize) and isinstance(eval_env, VecNormalize)
+    assert env.training and env.gamma == 0.9  # as the zoo does: the return normaliser uses the algorithm's gamma
+    assert not eval_env.training and not eval_env.norm_reward
+    model = PPO("MlpPolicy", env, n_steps=16, batch_size=32, seed=0)
+    callback = baseline_curve.BaselineCurveCallback(eval_env, eval_every=16, n_episodes=1, steps=32)
+    model.learn(32, callback=callback)
+    assert [point["steps"] for point in callback.points] == [16, 32]
+    # Evaluated at the last step: the evaluation env holds the training statistics of then, unchanged by its episodes.
+    np.testing.assert_array_equal(eval_env.obs_rms.mean, env.obs_rms.mean)
+    assert eval_env.obs_rms.count == env.obs_rms.count
+    # Acrobot pays -1 per step: the recorded returns are the env's, not normalised rewards.
+    assert all(float(point["mean"]).is_integer() and -500 <= point["mean"] < 0 for point in callback.points)
+
+
+def test_lin_schedules_become_linear_schedules_and_env_settings_are_not_model_arguments():
+    kwargs = baseline_curve.model_kwargs(
+        {"n_envs": 8, "normalize": True, "frame_stack": 4, "learning_rate": "lin_0.001", "clip_range": 0.2, "gamma": 0.98}
+    )
+    assert set(kwargs) == {"learning_rate", "clip_range", "gamma"}
+    assert kwargs["learning_rate"](1.0) == pytest.approx(1e-3) and kwargs["learning_rate"](0.25) == pytest.approx(2.5e-4)
+    assert kwargs["clip_range"] == 0.2 and kwargs["gamma"] == 0.98
+
+
+def test_unknown_pairs_are_refused():
+    with pytest.raises(ValueError, match="No zoo settings for PPO on MountainCar-v0"):
+        baseline_curve.zoo_settings("PPO", "MountainCar-v0", None)
+    with pytest.raises(ValueError, match="No pixel settings for A2C"):
+        baseline_curve.zoo_settings("A2C", "CartPole-v1", 64)
+
+
+def test_every_planned_baseline_has_zoo_settings_and_the_record_name_that_collect_reads():
+    planned = [(task, algo) for task in learning_results.TASKS.values() for algo in task.baselines]
+    assert planned
+    for task, algo in planned:
+        baseline_curve.zoo_settings(algo, task.env_id, task.pixels)
+        name = baseline_curve.record_name(algo, task.env_id, 2, task.pixels)
+        assert task.baseline_record_path(algo, 2).name == name
