@@ -8,8 +8,9 @@ A learning curve of JEDI with its default hyper-parameters on one task and seed:
 ``MlpPolicy`` on the env's vector observations, or with ``--pixels SIZE`` ``CnnPolicy`` on its rendered frames
 (:func:`sb3_jedi.envs.make_pixel_env`), optionally with a named preset (:func:`sb3_jedi.presets.get_preset`).
 Evaluation: ``--eval-episodes`` episodes with deterministic actions on a separate env seeded ``10_000 + seed``
-(SB3's ``evaluate_policy``). One torch thread. The record is rewritten after every evaluation (``"complete": false``
-until the run ends), so a run stopped early still leaves its curve so far.
+(SB3's ``evaluate_policy``), and as many with actions sampled from the policy (``mean_sampled``, DIAMOND's
+protocol). One torch thread. The record is rewritten after every evaluation (``"complete": false`` until the run
+ends), so a run stopped early still leaves its curve so far.
 """
 
 import argparse
@@ -54,6 +55,11 @@ class CurveCallback(BaseCallback):
         returns, _ = evaluate_policy(
             self.model, self.eval_env, n_eval_episodes=self.n_episodes, deterministic=True, return_episode_rewards=True
         )
+        # The actor is trained as a stochastic policy in imagination, and DIAMOND evaluates by sampling from it: the
+        # sampled policy's returns are recorded beside the deterministic ones the README quotes (SB3's default).
+        sampled, _ = evaluate_policy(
+            self.model, self.eval_env, n_eval_episodes=self.n_episodes, deterministic=False, return_episode_rewards=True
+        )
         self.eval_seconds += time.perf_counter() - start
         minutes = (time.perf_counter() - self.start - self.eval_seconds) / 60
         # What the agent met while training: how many episodes it finished and how the last ones went (e.g. whether
@@ -63,6 +69,8 @@ class CurveCallback(BaseCallback):
             "steps": int(self.num_timesteps),
             "mean": float(np.mean(returns)),
             "std": float(np.std(returns)),
+            "mean_sampled": float(np.mean(sampled)),
+            "std_sampled": float(np.std(sampled)),
             "train_minutes": round(minutes, 2),
             "train_episodes": int(self.model._episode_num),
             "train_return_last_10": float(np.mean(recent)) if recent else None,

@@ -26,7 +26,7 @@ import sys
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -162,11 +162,13 @@ def register_algorithms() -> None:
 
     from sb3_jedi.registry import ALGORITHMS, get_algorithm
 
+    # The package re-exports ALGOS without declaring it: read it from the module's namespace.
+    algos: dict[str, Any] = vars(rl_zoo3)["ALGOS"]
     for name in ALGORITHMS:
-        rl_zoo3.ALGOS[name] = get_algorithm(name)
+        algos[name] = get_algorithm(name)
     # These modules imported the dict by name: point them at the completed one (the zoo's recipe for outside algorithms).
     for module in (rl_zoo3.train, rl_zoo3.exp_manager, rl_zoo3.enjoy):
-        module.ALGOS = rl_zoo3.ALGOS
+        setattr(module, "ALGOS", algos)  # noqa: B010 (an attribute the modules do not declare)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
