@@ -125,3 +125,20 @@ def test_summary_figures_follow_the_curve():
 def test_missing_markers_are_reported():
     with pytest.raises(ValueError, match="learning-results markers"):
         learning_results.readme_block("# a README without the table\n")
+
+
+def test_readme_quotes_the_dqn_lunar_lander_records():
+    # The README's DQN means for LunarLander are read off the baseline records at 30k, 50k and 100k steps.
+    readme = " ".join((ROOT / "README.md").read_text().split())  # wherever the lines wrap
+    records = [
+        json.loads(path.read_text())
+        for path in sorted((ROOT / "benchmarks" / "results" / "baselines").glob("dqn_LunarLander-v3_*.json"))
+    ]
+    assert [record["seed"] for record in records] == [0, 1, 2] and all(record["complete"] for record in records)
+
+    def mean_at(steps: int) -> float:
+        return sum(next(p["mean"] for p in record["curve"] if p["steps"] == steps) for record in records) / len(records)
+
+    assert (
+        f"0-2 of {mean_at(30_000):.1f} at 30k steps, {mean_at(50_000):.1f} at 50k and {mean_at(100_000):.1f} at 100k" in readme
+    )
