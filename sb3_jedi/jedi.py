@@ -599,6 +599,12 @@ class JEDI(OffPolicyAlgorithm):
             self.replay_buffer.reset_open_episodes()
         return result
 
+    def _last_raw_obs(self) -> np.ndarray:
+        """The envs' last observation as the buffer stores it and the world model learns from it (not VecNormalize's)."""
+        last_obs = self._last_obs if self._vec_normalize_env is None else self._last_original_obs
+        assert isinstance(last_obs, np.ndarray)
+        return last_obs
+
     def _sample_collection_actions(self, learning_starts: int, n_envs: int) -> np.ndarray:
         """Actions while collecting: random before ``learning_starts``, then the actor with epsilon-greedy noise."""
         if self.num_timesteps < learning_starts:
@@ -607,13 +613,10 @@ class JEDI(OffPolicyAlgorithm):
                     self._initial_explorer = RandomLinearPolicies(
                         self.observation_space, self.action_space, n_envs, self._sampling_rng
                     )
-                last_obs = self._last_obs if self._vec_normalize_env is None else self._last_original_obs
-                return self._initial_explorer.actions(last_obs)  # type: ignore[arg-type]
+                return self._initial_explorer.actions(self._last_raw_obs())
             return np.array([self.action_space.sample() for _ in range(n_envs)])
-        assert self._last_obs is not None and self._last_rnn_state is not None
-        # The raw observation, as the buffer stores it and the world model learns from it (not VecNormalize's).
-        last_obs = self._last_obs if self._vec_normalize_env is None else self._last_original_obs
-        obs = th.as_tensor(last_obs, device=self.device)
+        assert self._last_rnn_state is not None
+        obs = th.as_tensor(self._last_raw_obs(), device=self.device)
         actions_t, _, self._last_rnn_state = self.policy.act(obs, self._last_rnn_state, deterministic=False)
         actions = actions_t.cpu().numpy()
         random_mask = np.random.random_sample(n_envs) < self.exploration_epsilon
