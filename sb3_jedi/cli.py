@@ -558,6 +558,11 @@ def _env_options_of_model(model_path: Path) -> _EnvOptions:
     return _EnvOptions(record.get("env_kwargs") or {}, record.get("env_wrapper"), record.get("frame_stack"))
 
 
+def _model_env(model_path: Path, env_id: str, pixels: int | None, seed: int, training: bool) -> Any:
+    """One env for a saved model, built as its run's was (the env keys its run.json records)."""
+    return _make_run_env(env_id, pixels, n_envs=1, seed=seed, training=training, options=_env_options_of_model(model_path))
+
+
 def _pixels_of_model(model_path: Path, pixels: int | None) -> int | None:
     """The frame size of a model that learnt from rendered frames: ``--pixels``, else its run.json's, else None."""
     return pixels if pixels is not None else _run_record(model_path).get("pixels")
@@ -588,14 +593,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         returns, lengths = np.asarray(evaluation.episode_scores, dtype=float), evaluation.episode_lengths
         result["human_normalized_score"] = evaluation.hns
     else:
-        env = _make_run_env(
-            env_id,
-            _pixels_of_model(Path(args.model), args.pixels),
-            n_envs=1,
-            seed=args.seed,
-            training=False,
-            options=_env_options_of_model(Path(args.model)),
-        )
+        env = _model_env(Path(args.model), env_id, _pixels_of_model(Path(args.model), args.pixels), args.seed, training=False)
         model = _load(args.model, env, args.device)
         # Per-episode lists with return_episode_rewards=True (SB3 types both of its return forms as one).
         episode_returns, lengths = cast(
@@ -632,9 +630,7 @@ def cmd_enjoy(args: argparse.Namespace) -> int:
     if args.record:
         from sb3_jedi.video import record_video
 
-        env = _make_run_env(
-            env_id, pixels, n_envs=1, seed=args.seed, training=False, options=_env_options_of_model(Path(args.model))
-        )
+        env = _model_env(Path(args.model), env_id, pixels, args.seed, training=False)
         model = _load(args.model, env, args.device)
         frames = record_video(model, env, args.record, n_steps=args.steps, fps=args.fps, deterministic=not args.stochastic)
         print(f"Recorded {frames} frames to {args.record}")
@@ -674,14 +670,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
     model = _load(args.model, None, args.device)
     # The env gives the real frames a dream starts from (a loaded model has an empty replay buffer). Atari games use
     # the training protocol, the data the world model learnt from.
-    env = _make_run_env(
-        env_id,
-        _pixels_of_model(Path(args.model), args.pixels),
-        n_envs=1,
-        seed=args.seed,
-        training=True,
-        options=_env_options_of_model(Path(args.model)),
-    )
+    env = _model_env(Path(args.model), env_id, _pixels_of_model(Path(args.model), args.pixels), args.seed, training=True)
     policy = "human" if args.human else "random" if args.random else "agent"
     try:
         result = dream(
