@@ -4,6 +4,11 @@ A learning curve of JEDI with its default hyper-parameters on one task and seed:
 
     python benchmarks/learning_curve.py --env Acrobot-v1 --seed 0 --steps 30000 --json /tmp/acrobot_0.json
     python benchmarks/learning_curve.py --env CartPole-v1 --pixels 64 --preset cpu --steps 50000 --json /tmp/pixel_0.json
+    python benchmarks/learning_curve.py --env LunarLander-v3 --seed 1 --steps 100000 --log-dir /tmp/ll_1
+
+``--log-dir`` writes the SB3 logger's CSV and TensorBoard files there (training losses and the world-model
+diagnostics every ``wm_log_interval`` epochs) without changing any hyper-parameter, so a curve that falls can be read
+against its latent health and open-loop error.
 
 ``MlpPolicy`` on the env's vector observations, or with ``--pixels SIZE`` ``CnnPolicy`` on its rendered frames
 (:func:`sb3_jedi.envs.make_pixel_env`), optionally with a named preset (:func:`sb3_jedi.presets.get_preset`).
@@ -105,6 +110,7 @@ def run(
     pixels: int | None = None,
     preset: str | None = None,
     out: Path | None = None,
+    log_dir: Path | None = None,
 ) -> dict:
     commit = source_commit(__file__)  # the code that runs: read before training, while the tree may change
     th.set_num_threads(1)
@@ -116,6 +122,10 @@ def run(
         settings = {**get_preset(preset), **kwargs}
     env, eval_env = make_envs(env_id, seed, pixels)
     model = JEDI(policy, env, seed=seed, **settings)
+    if log_dir is not None:
+        from stable_baselines3.common.logger import configure
+
+        model.set_logger(configure(str(log_dir), ["csv", "tensorboard"]))
     header = {
         "env": env_id,
         "policy": policy,
@@ -162,6 +172,7 @@ def main() -> None:
     parser.add_argument("--pixels", type=int, default=None, help="learn from SIZE x SIZE frames with CnnPolicy")
     parser.add_argument("--preset", default=None, help="a named preset of sb3_jedi.presets (e.g. cpu)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--log-dir", type=Path, default=None, help="write the SB3 logger's CSV and TensorBoard here")
     args = parser.parse_args()
     record = run(
         args.env,
@@ -173,6 +184,7 @@ def main() -> None:
         pixels=args.pixels,
         preset=args.preset,
         out=args.json,
+        log_dir=args.log_dir,
     )
     print(json.dumps(record, indent=2))
 
