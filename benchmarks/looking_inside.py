@@ -6,6 +6,7 @@ against real termination rates over training; then save, as PNG, the open-loop m
 
     python benchmarks/looking_inside.py --env CartPole-v1 --steps 10000 --log-interval 5
     python benchmarks/looking_inside.py --atari Pong --steps 3000 --log-interval 2 --kwargs '{"learning_starts": 1000}'
+    python benchmarks/looking_inside.py --atari Pong --preset cpu --steps 6000 --log-interval 5
 
 Writes ``docs/images/looking_inside_<name>_scalars.png``, ``docs/images/looking_inside_<name>_open_loop.png`` and
 ``benchmarks/results/looking_inside_<name>.json`` (the plotted series, with the commit, settings and minutes).
@@ -117,9 +118,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--log-interval", type=int, default=5, help="epochs between diagnostics")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--kwargs", default="{}", help="JSON dict of JEDI keyword arguments")
+    parser.add_argument("--kwargs", default="{}", help="JSON dict of JEDI keyword arguments (over the preset's)")
+    parser.add_argument("--preset", default=None, help="a named preset of sb3_jedi.presets (e.g. cpu)")
     args = parser.parse_args()
     kwargs = json.loads(args.kwargs)
+    settings = dict(kwargs)
+    if args.preset is not None:
+        from sb3_jedi.presets import get_preset
+
+        settings = {**get_preset(args.preset), **kwargs}
     commit = source_commit(__file__)
     th.set_num_threads(1)
     if args.atari is not None:
@@ -128,7 +135,7 @@ def main() -> None:
         name, policy, env = args.atari, "CnnPolicy", make_atari100k_env(args.atari, seed=args.seed)
     else:
         name, policy, env = args.env, "MlpPolicy", make_vec_env(args.env, n_envs=1, seed=args.seed)
-    model = JEDI(policy, env, seed=args.seed, wm_log_interval=args.log_interval, **kwargs)
+    model = JEDI(policy, env, seed=args.seed, wm_log_interval=args.log_interval, **settings)
     with tempfile.TemporaryDirectory() as log_dir:
         model.set_logger(configure(log_dir, ["csv"]))
         start = time.perf_counter()
@@ -139,7 +146,8 @@ def main() -> None:
         raise SystemExit("No world_model/ scalars were logged: train for more epochs or lower --log-interval.")
     IMAGES.mkdir(parents=True, exist_ok=True)
     slug = name.replace("/", "_")
-    title = f"JEDI {policy} on {name}, seed {args.seed}: world-model diagnostics every {args.log_interval} epochs"
+    preset = f", preset {args.preset}" if args.preset else ""
+    title = f"JEDI {policy}{preset} on {name}, seed {args.seed}: world-model diagnostics every {args.log_interval} epochs"
     plot_scalars(series, title, IMAGES / f"looking_inside_{slug}_scalars.png")
     final = save_open_loop(model, IMAGES / f"looking_inside_{slug}_open_loop.png", model.imagination_horizon, args.seed)
     record = {
@@ -148,6 +156,7 @@ def main() -> None:
         "seed": args.seed,
         "steps": args.steps,
         "log_interval_epochs": args.log_interval,
+        "preset": args.preset,
         "hyperparameters": kwargs or "defaults",
         "minutes": round(minutes, 2),
         "series": {key: [list(point) for point in points] for key, points in series.items()},
