@@ -6,10 +6,12 @@ against real termination rates over training; then save, as PNG, the open-loop m
 
     python benchmarks/looking_inside.py --env CartPole-v1 --steps 10000 --log-interval 5
     python benchmarks/looking_inside.py --atari Pong --steps 3000 --log-interval 2 --kwargs '{"learning_starts": 1000}'
-    python benchmarks/looking_inside.py --atari Pong --preset cpu --steps 6000 --log-interval 5
+    python benchmarks/looking_inside.py --atari Pong --preset cpu --steps 6000 --log-interval 5 --dream-frames 6
 
 Writes ``docs/images/looking_inside_<name>_scalars.png``, ``docs/images/looking_inside_<name>_open_loop.png`` and
-``benchmarks/results/looking_inside_<name>.json`` (the plotted series, with the commit, settings and minutes).
+``benchmarks/results/looking_inside_<name>.json`` (the plotted series, with the commit, settings and minutes); with
+``--dream-frames N``, also ``docs/images/looking_inside_<name>_dream.png``, the first N steps of a dream of the trained
+agent inside its world model (:func:`sb3_jedi.dream.dream`, captioned as ``sb3-jedi dream --record`` captions them).
 """
 
 import argparse
@@ -111,6 +113,28 @@ def save_open_loop(model: JEDI, path: Path, horizon: int, seed: int) -> dict[str
     return {key: value for key, value in result.items() if isinstance(value, float)}
 
 
+def save_dream_strip(model: JEDI, path: Path, n_frames: int, seed: int) -> None:
+    """
+    The first ``n_frames`` steps of a dream of the agent inside its world model, from replay frames, side by side with
+    the captions ``sb3-jedi dream --record`` writes (step, action, predicted reward and end), saved as a PNG.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sb3_jedi.dream import annotate_frame, dream
+
+    result = dream(model, n_frames, seed=seed)
+    tiles = [
+        annotate_frame(frame, step, str(int(action)), float(reward), bool(end), bool(start))
+        for step, (frame, action, reward, end, start) in enumerate(
+            zip(result.frames, result.actions, result.rewards, result.ends, result.starts, strict=True)
+        )
+    ]
+    plt.imsave(path, np.concatenate(tiles, axis=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="CartPole-v1", help="a gymnasium vector-observation task (MlpPolicy)")
@@ -120,6 +144,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kwargs", default="{}", help="JSON dict of JEDI keyword arguments (over the preset's)")
     parser.add_argument("--preset", default=None, help="a named preset of sb3_jedi.presets (e.g. cpu)")
+    parser.add_argument("--dream-frames", type=int, default=0, help="also save this many steps of a dream as a PNG")
     args = parser.parse_args()
     kwargs = json.loads(args.kwargs)
     settings = dict(kwargs)
@@ -150,6 +175,8 @@ def main() -> None:
     title = f"JEDI {policy}{preset} on {name}, seed {args.seed}: world-model diagnostics every {args.log_interval} epochs"
     plot_scalars(series, title, IMAGES / f"looking_inside_{slug}_scalars.png")
     final = save_open_loop(model, IMAGES / f"looking_inside_{slug}_open_loop.png", model.imagination_horizon, args.seed)
+    if args.dream_frames > 0:
+        save_dream_strip(model, IMAGES / f"looking_inside_{slug}_dream.png", args.dream_frames, args.seed)
     record = {
         "env": name,
         "policy": policy,
