@@ -22,7 +22,6 @@ minutes exclude evaluation. The record is rewritten after every evaluation (``"c
 
 import argparse
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +31,7 @@ import numpy as np
 import torch as th
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import (
     VecEnv,
@@ -44,7 +41,8 @@ from stable_baselines3.common.vec_env import (
     sync_envs_normalization,
 )
 
-from sb3_jedi.run_info import library_versions, source_commit
+from sb3_jedi.benchmarks.curves import CurveCallback, CurveRecord, learn_curve
+from sb3_jedi.run_info import source_commit
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {"A2C": A2C, "DQN": DQN, "PPO": PPO}
 ENV_SETTINGS = ("n_envs", "normalize", "frame_stack")  # how the zoo builds the envs, not arguments of the algorithm
@@ -267,10 +265,17 @@ def make_envs(env_id: str, seed: int, pixels: int | None, hyperparameters: dict[
     return env, eval_env
 
 
-class BaselineCurveCallback(BaseCallback):
+class BaselineCurveCallback(CurveCallback):
     """
-    Evaluate at the first step at or past every multiple of ``eval_every`` and stop at the first step at or past
-    ``steps``; training time excludes evaluation time.
+    :class:`~sb3_jedi.benchmarks.curves.CurveCallback` that evaluates at the first step at or past every multiple of
+    ``eval_every`` and stops at the first step at or past ``steps``, with the evaluation env reading the training env's
+    ``VecNormalize`` statistics.
+
+    :param eval_env: the evaluation env
+    :param eval_every: env steps between evaluations
+    :param n_episodes: deterministic episodes per evaluation
+    :param steps: env steps to train for (all envs together)
+    :param on_point: called with all the points after each evaluation
     """
 
     def __init__(
@@ -281,41 +286,17 @@ class BaselineCurveCallback(BaseCallback):
         steps: int,
         on_point: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
-        super().__init__()
-        self.eval_env = eval_env
-        self.eval_every = eval_every
-        self.n_episodes = n_episodes
+        super().__init__(eval_env, eval_every, n_episodes, on_point=on_point)
         self.steps = steps
-        self.on_point = on_point
         self.next_eval = eval_every
         self.train_episodes = 0
-        self.points: list[dict[str, Any]] = []
-        self.eval_seconds = 0.0
-        self.start = time.perf_counter()
 
-    def evaluate(self) -> None:
-        start = time.perf_counter()
+    def before_evaluation(self) -> None:
         # The evaluation env reads the training env's observation statistics (a no-op without VecNormalize).
         sync_envs_normalization(self.model.get_env(), self.eval_env)
-        returns, _ = evaluate_policy(
-            self.model, self.eval_env, n_eval_episodes=self.n_episodes, deterministic=True, return_episode_rewards=True
-        )
-        self.eval_seconds += time.perf_counter() - start
-        minutes = (time.perf_counter() - self.start - self.eval_seconds) / 60
-        # Monitor sits under VecNormalize, so these are the env's own returns, not normalised ones.
-        recent = [info["r"] for info in list(self.model.ep_info_buffer)[-10:]]
-        point = {
-            "steps": int(self.num_timesteps),
-            "mean": float(np.mean(returns)),
-            "std": float(np.std(returns)),
-            "train_minutes": round(minutes, 2),
-            "train_episodes": self.train_episodes,
-            "train_return_last_10": float(np.mean(recent)) if recent else None,
-        }
-        self.points.append(point)
-        print(json.dumps(point), flush=True)
-        if self.on_point is not None:
-            self.on_point(self.points)
+
+    def episodes_trained(self) -> int:
+        return self.train_episodes
 
     def _on_step(self) -> bool:
         # On-policy algorithms do not count episodes (DQN's _episode_num): count the envs' episode ends here.
@@ -376,28 +357,9 @@ def run(
         "eval_episodes": eval_episodes,
     }
 
-    def record(points: list[dict[str, Any]], complete: bool) -> dict[str, Any]:
-        return {
-            **header,
-            "curve": points,
-            "final_mean": points[-1]["mean"],
-            "train_minutes": points[-1]["train_minutes"],
-            "complete": complete,
-            "commit": commit,
-            "versions": library_versions(),
-        }
-
-    def write(points: list[dict[str, Any]], complete: bool = False) -> None:
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(record(points, complete), indent=2) + "\n")
-
-    callback = BaselineCurveCallback(eval_env, eval_every, eval_episodes, steps, on_point=write)
-    model.learn(steps, callback=callback)
-    if not callback.points or callback.points[-1]["steps"] != model.num_timesteps:
-        callback.evaluate()
-    write(callback.points, complete=True)
-    return record(callback.points, complete=True)
+    writer = CurveRecord(header, commit, out)
+    callback = BaselineCurveCallback(eval_env, eval_every, eval_episodes, steps, on_point=writer.write)
+    return learn_curve(model, steps, callback, writer)
 
 
 def main() -> None:

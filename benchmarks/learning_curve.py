@@ -20,75 +20,33 @@ ends), so a run stopped early still leaves its curve so far.
 
 import argparse
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch as th
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_jedi import JEDI
-from sb3_jedi.run_info import library_versions, source_commit
+from sb3_jedi.benchmarks.curves import CurveCallback, CurveRecord, learn_curve
+from sb3_jedi.run_info import source_commit
 
 
-class CurveCallback(BaseCallback):
-    """Evaluate every ``eval_every`` env steps; training time excludes evaluation time."""
+class SampledCurveCallback(CurveCallback):
+    """
+    :class:`~sb3_jedi.benchmarks.curves.CurveCallback` that also evaluates with actions sampled from the policy
+    (``mean_sampled``, ``std_sampled``).
+    """
 
-    def __init__(
-        self,
-        eval_env: VecEnv,
-        eval_every: int,
-        n_episodes: int,
-        on_point: Callable[[list[dict[str, Any]]], None] | None = None,
-    ) -> None:
-        super().__init__()
-        self.eval_env = eval_env
-        self.on_point = on_point
-        self.eval_every = eval_every
-        self.n_episodes = n_episodes
-        self.points: list[dict[str, float]] = []
-        self.eval_seconds = 0.0
-        self.start = time.perf_counter()
-
-    def evaluate(self) -> None:
-        start = time.perf_counter()
-        returns, _ = evaluate_policy(
-            self.model, self.eval_env, n_eval_episodes=self.n_episodes, deterministic=True, return_episode_rewards=True
-        )
+    def extra_measures(self) -> dict[str, Any]:
         # The actor is trained as a stochastic policy in imagination, and DIAMOND evaluates by sampling from it: the
         # sampled policy's returns are recorded beside the deterministic ones the README quotes (SB3's default).
         sampled, _ = evaluate_policy(
             self.model, self.eval_env, n_eval_episodes=self.n_episodes, deterministic=False, return_episode_rewards=True
         )
-        self.eval_seconds += time.perf_counter() - start
-        minutes = (time.perf_counter() - self.start - self.eval_seconds) / 60
-        # What the agent met while training: how many episodes it finished and how the last ones went (e.g. whether
-        # a sparse goal was ever reached), next to what its deterministic policy does.
-        recent = [info["r"] for info in list(self.model.ep_info_buffer)[-10:]]
-        point = {
-            "steps": int(self.num_timesteps),
-            "mean": float(np.mean(returns)),
-            "std": float(np.std(returns)),
-            "mean_sampled": float(np.mean(sampled)),
-            "std_sampled": float(np.std(sampled)),
-            "train_minutes": round(minutes, 2),
-            "train_episodes": int(self.model._episode_num),
-            "train_return_last_10": float(np.mean(recent)) if recent else None,
-        }
-        self.points.append(point)
-        print(json.dumps(point), flush=True)
-        if self.on_point is not None:
-            self.on_point(self.points)
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps % self.eval_every == 0:
-            self.evaluate()
-        return True
+        return {"mean_sampled": float(np.mean(sampled)), "std_sampled": float(np.std(sampled))}
 
 
 def make_envs(env_id: str, seed: int, pixels: int | None) -> tuple[VecEnv, VecEnv]:
@@ -137,28 +95,9 @@ def run(
         "eval_episodes": eval_episodes,
     }
 
-    def record(points: list[dict[str, Any]], complete: bool) -> dict[str, Any]:
-        return {
-            **header,
-            "curve": points,
-            "final_mean": points[-1]["mean"],
-            "train_minutes": points[-1]["train_minutes"],
-            "complete": complete,
-            "commit": commit,
-            "versions": library_versions(),
-        }
-
-    def write(points: list[dict[str, Any]], complete: bool = False) -> None:
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(record(points, complete), indent=2) + "\n")
-
-    callback = CurveCallback(eval_env, eval_every, eval_episodes, on_point=write)
-    model.learn(steps, callback=callback)
-    if not callback.points or callback.points[-1]["steps"] != model.num_timesteps:
-        callback.evaluate()
-    write(callback.points, complete=True)
-    return record(callback.points, complete=True)
+    writer = CurveRecord(header, commit, out)
+    callback = SampledCurveCallback(eval_env, eval_every, eval_episodes, on_point=writer.write)
+    return learn_curve(model, steps, callback, writer)
 
 
 def main() -> None:
