@@ -50,3 +50,12 @@ def test_pong_figures_match_the_record(quoted: str, key: str, step: int, digits:
     figures = [float(word) for word in number if word.replace(".", "", 1).isdigit()]
     expected = round(value * 100, digits - 2) if "%" in quoted else round(value, digits)
     assert any(abs(figure - expected) < 1e-9 for figure in figures), f"{quoted!r}: record says {expected} ({value})"
+
+
+def test_diagnostics_overhead_matches_the_core_benchmark() -> None:
+    sizes = json.loads((ROOT / "benchmarks" / "results" / "core_cpu_shared.json").read_text())["atari_paper_sizes"]
+    assert f"one measurement took {sizes['world_model_diagnostics_s']:.0f} s" in DOC
+    assert f"about as long\nas {sizes['world_model_diagnostics_s'] / sizes['world_model_update_s']:.0f} world-model" in DOC
+    assert f"against {sizes['epoch_s']:,.0f} s for one epoch" in DOC
+    overhead = sizes["world_model_diagnostics_overhead_every_100_epochs"]
+    assert f"diagnostics cost {overhead * 100:.3f}% of the training time" in DOC
