@@ -39,8 +39,19 @@ RESULTS = HERE / "results"
 # The scalars plotted, grouped by panel: (title, [(logged key, label)]).
 PANELS = [
     ("open-loop prediction (below 1: predicts motion)", [("open_loop_mse_ratio", "MSE / copy-last MSE")]),
-    ("latent health", [("latent_live_fraction", "live fraction"), ("latent_mean_std", "mean std")]),
-    ("effective rank of the latents", [("latent_effective_rank", "effective rank")]),
+    (
+        "latent health (newest states; whole buffer)",
+        [
+            ("latent_live_fraction", "live fraction"),
+            ("latent_mean_std", "mean std"),
+            ("replay_latent_live_fraction", "live fraction, buffer"),
+            ("replay_latent_mean_std", "mean std, buffer"),
+        ],
+    ),
+    (
+        "effective rank of the latents",
+        [("latent_effective_rank", "newest states"), ("replay_latent_effective_rank", "whole buffer")],
+    ),
     (
         "termination rate on open-loop rollouts",
         [("open_loop_end_rate", "imagined"), ("open_loop_real_end_rate", "real states"), ("data_end_rate", "data")],
@@ -72,7 +83,7 @@ def plot_scalars(series: dict[str, list[tuple[int, float]]], title: str, path: P
     panels = [(name, keys) for name, keys in panels if keys]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
     for ax, (name, keys) in zip(axes[0], panels, strict=True):
-        for (key, label), style in zip(keys, ("-", "--", ":"), strict=False):
+        for (key, label), style in zip(keys, ("-", "--", ":", "-."), strict=False):
             steps, values = zip(*series[key], strict=True)
             ax.plot(steps, values, linestyle=style, marker="o", markersize=3, label=label)
         if keys[0][0] == "open_loop_mse_ratio":

@@ -30,6 +30,8 @@ from sb3_jedi.buffers import EpisodeReplayBuffer, SegmentBatch
 from sb3_jedi.diagnostics import (
     _evaluating,
     collapse_warnings,
+    encoded_states,
+    latent_health_scalars,
     open_loop_media,
     open_loop_prediction,
     world_model_diagnostics,
@@ -46,6 +48,7 @@ __all__ = [
     "WorldModelDiagnosticsCallback",
     "imagined_and_real_returns",
     "recent_segment_indices",
+    "replay_row_indices",
 ]
 
 #: Logger formats that cannot show videos or images (SB3's text formats raise on them): media are kept out of them.
@@ -150,6 +153,25 @@ def recent_segment_indices(
         pool = np.arange(min(n_segments, len(rows)))
     chosen = generator.choice(len(pool), size=min(n_segments, len(pool)), replace=False)
     return indices[pool[np.sort(chosen)]]
+
+
+def replay_row_indices(buffer: EpisodeReplayBuffer, n_rows: int, generator: np.random.Generator) -> np.ndarray | None:
+    """
+    Rows drawn uniformly, without replacement, from everything the replay buffer holds: the data the encoder is
+    trained on, for its latent health. The newest rows alone show what the current policy visits, which can be a narrow
+    set of states (a lander resting on its pad) whose latents vary little without the encoder being at fault.
+
+    :param buffer: the replay buffer
+    :param n_rows: number of rows wanted (all stored rows when fewer)
+    :param generator: the random generator of the draw
+    :return: (N, 1) row indices in increasing order, a segment of one row each for
+        :meth:`~sb3_jedi.buffers.EpisodeReplayBuffer.get_segments`; ``None`` when the buffer is empty or ``n_rows < 1``
+    """
+    size = buffer.size()
+    if size == 0 or n_rows < 1:
+        return None
+    rows = np.sort(generator.choice(size, size=min(n_rows, size), replace=False))
+    return rows[:, None].astype(np.int64)
 
 
 # Imagined against real returns -------------------------------------------------------------------------------------
@@ -347,9 +369,14 @@ class WorldModelDiagnosticsCallback(BaseCallback):
             return {}
         batch = model.replay_buffer.get_segments(indices)
         torch_seed = int(self._rng.integers(2**62))
+        # As many rows from the whole buffer as the held-out segments hold, for the encoder's health over its data.
+        replay_rows = replay_row_indices(model.replay_buffer, indices.size, self._rng)
         with _own_torch_rng(model.device, torch_seed), _evaluating(model.policy):
             open_loop = open_loop_prediction(world_model, batch, horizon)
             scalars = world_model_diagnostics(world_model, batch, horizon, open_loop=open_loop)
+            if replay_rows is not None:
+                replay_states = encoded_states(world_model, model.replay_buffer.get_segments(replay_rows))
+                scalars.update(latent_health_scalars(replay_states, prefix="replay_latent_"))
             scalars.update(
                 imagined_and_real_returns(
                     world_model,
@@ -370,8 +397,11 @@ class WorldModelDiagnosticsCallback(BaseCallback):
             self.logger.record(f"world_model/{key}", medium, exclude=MEDIA_EXCLUDED_FORMATS)
         # Only a learnt encoder can collapse: a pixel model's (DIAMOND's) states are the frames, whose constant pixels
         # (borders, backgrounds) are no sign of anything wrong.
+        # The alarm reads the latents of the whole buffer: collapse is the encoder's, over all the data it trains on,
+        # while the newest states can be few and alike because the policy is good.
         if self.warn and not self._warned and getattr(world_model, "encoder", None) is not None:
-            messages = collapse_warnings(scalars, prefix="latent_")
+            prefix = "replay_latent_" if "replay_latent_live_fraction" in scalars else "latent_"
+            messages = collapse_warnings(scalars, prefix=prefix)
             if messages:
                 self._warned = True
                 warnings.warn(f"At {model.num_timesteps} steps: " + " ".join(messages), LatentCollapseWarning, stacklevel=2)

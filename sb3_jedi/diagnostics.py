@@ -53,6 +53,7 @@ __all__ = [
     "encoded_states",
     "image_grid",
     "latent_health",
+    "latent_health_scalars",
     "open_loop_media",
     "open_loop_prediction",
     "open_loop_terminations",
@@ -357,6 +358,19 @@ def latent_health(states: th.Tensor, std_floor: float = STD_FLOOR) -> dict[str, 
         "effective_rank": effective_rank(_centred_singular_values(flat, states.dtype)),
         "max_rank": float(min(n_samples - 1, n_dims)),
     }
+
+
+def latent_health_scalars(states: th.Tensor, prefix: str = "latent_") -> dict[str, float]:
+    """
+    The logged statistics of :func:`latent_health` (``mean_std``, ``live_fraction``, ``effective_rank``,
+    ``max_rank``) under ``prefix``, NaN entries left out; :func:`collapse_warnings` reads them with the same prefix.
+
+    :param states: a batch of latents (N, D) or (N, C, H, W)
+    :param prefix: prefix of the keys
+    :return: the statistics by key
+    """
+    health = latent_health(states)
+    return {f"{prefix}{key}": health[key] for key in _HEALTH_LOGGED if not math.isnan(health[key])}
 
 
 def _is_number(value: Any) -> TypeGuard[float]:
@@ -673,8 +687,7 @@ def world_model_diagnostics(
     if open_loop is None:
         open_loop = open_loop_prediction(world_model, batch, horizon)
     scalars = {f"open_loop_{key}": value for key, value in open_loop.items() if isinstance(value, float)}
-    health = latent_health(encoded_states(world_model, batch))
-    scalars.update({f"latent_{key}": health[key] for key in _HEALTH_LOGGED})
+    scalars.update(latent_health_scalars(encoded_states(world_model, batch)))
     scalars.update(reward_end_metrics(world_model, batch if reward_end_batch is None else reward_end_batch))
     scalars.update(open_loop_terminations(world_model, batch, open_loop))
     return {key: value for key, value in scalars.items() if not math.isnan(value)}

@@ -4,6 +4,7 @@ import csv
 import math
 import warnings
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
@@ -20,6 +21,7 @@ from sb3_jedi.callbacks import (
     WorldModelDiagnosticsCallback,
     imagined_and_real_returns,
     recent_segment_indices,
+    replay_row_indices,
 )
 from sb3_jedi.world_model.world_model import WorldModel, WorldModelLoss
 
@@ -44,6 +46,10 @@ SCALAR_KEYS = {
     "latent_live_fraction",
     "latent_effective_rank",
     "latent_max_rank",
+    "replay_latent_mean_std",
+    "replay_latent_live_fraction",
+    "replay_latent_effective_rank",
+    "replay_latent_max_rank",
     "reward_accuracy",
     "end_accuracy",
     "n_transitions",
@@ -130,6 +136,62 @@ def test_collapsed_latents_warn_once_per_learn_call(monkeypatch):
         assert "live_fraction = 0.000" in str(collapse[0].message)
     assert callback.n_measurements == 3 + 2  # the warning stays single while every epoch is measured
     assert callback.last_scalars["latent_live_fraction"] == 0.0
+
+
+class StillAfterAWhile(gym.Env):
+    """Random 4-number states for the first 200 steps of its life, then always the same state (20-step episodes)."""
+
+    observation_space = spaces.Box(-10, 10, (4,), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.t = 0
+        self.rng = np.random.default_rng(0)
+
+    def _obs(self) -> np.ndarray:
+        return self.rng.normal(size=4).astype(np.float32) if self.steps < 200 else np.zeros(4, np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self.steps += 1
+        self.t += 1
+        return self._obs(), 1.0, False, self.t >= 20, {}
+
+
+def test_the_collapse_alarm_reads_the_whole_buffer_not_only_the_newest_states():
+    # The newest states are all the same (as when a good policy keeps the agent still): their latents look collapsed,
+    # but the encoder still tells apart the states it has trained on, so the alarm stays quiet.
+    model = JEDI("MlpPolicy", StillAfterAWhile(), seed=0, **TINY_ON_CPU)
+    callback = WorldModelDiagnosticsCallback(log_interval=1, n_segments=8, video_rollouts=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.learn(400, callback=callback)
+    scalars = callback.last_scalars
+    assert scalars["latent_live_fraction"] == 0.0  # the newest segments: one state, repeated
+    assert scalars["replay_latent_live_fraction"] == 1.0
+    assert scalars["replay_latent_effective_rank"] > 2.0
+    assert collapse_warnings_of(caught) == []
+
+
+def test_replay_rows_are_drawn_uniformly_from_the_whole_buffer():
+    buffer = EpisodeReplayBuffer(1_000, spaces.Box(-1, 1, (2,), np.float32), spaces.Discrete(2), device="cpu")
+    assert replay_row_indices(buffer, 8, np.random.default_rng(0)) is None
+    for t in range(300):
+        done = t % 30 == 29
+        buffer.add(np.zeros((1, 2)), np.array([0]), np.array([0.0]), np.array([done]), np.array([False]), np.zeros((1, 2)))
+    size = buffer.size()
+    rows = replay_row_indices(buffer, 100, np.random.default_rng(0))
+    assert rows.shape == (100, 1) and len(np.unique(rows)) == 100
+    assert rows.min() >= 0 and rows.max() < size
+    # Old and new rows alike: both halves of the buffer are drawn about equally.
+    assert 35 <= int((rows < size // 2).sum()) <= 65
+    assert replay_row_indices(buffer, 10 * size, np.random.default_rng(0)).shape == (size, 1)  # all, when fewer
+    assert replay_row_indices(buffer, 0, np.random.default_rng(0)) is None
 
 
 def test_nothing_is_measured_between_intervals(tmp_path, monkeypatch):
