@@ -21,7 +21,7 @@ def test_pong_record_is_the_documented_run() -> None:
     record = json.loads((ROOT / "benchmarks" / "results" / "looking_inside_Pong.json").read_text())
     assert (record["env"], record["policy"], record["preset"], record["steps"]) == ("Pong", "CnnPolicy", "cpu", 6000)
     assert record["log_interval_epochs"] == 5 and record["hyperparameters"] == "defaults"
-    assert f"{record['minutes']} minutes" in DOC
+    assert f"{round(record['minutes'], 1)} minutes" in DOC
     for image in ("scalars", "open_loop", "dream"):
         assert (ROOT / "docs" / "images" / f"looking_inside_Pong_{image}.png").is_file()
         assert f"images/looking_inside_Pong_{image}.png" in DOC
@@ -30,12 +30,16 @@ def test_pong_record_is_the_documented_run() -> None:
 @pytest.mark.parametrize(
     ("quoted", "key", "step", "digits"),
     [
-        ("(24.6 at the end)", "open_loop_mse_ratio", 6000, 1),
-        ("0.44 and an\n  effective rank of 40", "latent_live_fraction", 4000, 2),
-        ("effective rank of 40", "latent_effective_rank", 4500, 0),
-        ("live fraction 0.48", "latent_live_fraction", 3500, 2),
-        ("back to 0.62", "latent_live_fraction", 6000, 2),
-        ("0.62 and 60", "latent_effective_rank", 6000, 0),
+        ("(25.4 at the end)", "open_loop_mse_ratio", 6000, 1),
+        ("from 0.89 at 2,000", "latent_live_fraction", 2000, 2),
+        ("0.43 at 4,000", "latent_live_fraction", 4000, 2),
+        ("rank to 40 (of 512)", "latent_effective_rank", 4500, 0),
+        ("back to 0.63 and 58", "latent_live_fraction", 6000, 2),
+        ("0.63 and 58 by", "latent_effective_rank", 6000, 0),
+        ("between 0.67 and 0.85", "replay_latent_live_fraction", 4500, 2),
+        ("between 0.67 and 0.85", "replay_latent_live_fraction", 2500, 2),
+        ("between 131 and 146", "replay_latent_effective_rank", 2500, 0),
+        ("between 131 and 146", "replay_latent_effective_rank", 1500, 0),
         ("from 21.5", "open_loop_recon_psnr", 1500, 1),
         ("to 29.8 dB", "open_loop_recon_psnr", 6000, 1),
         ("reach 26.9 dB", "open_loop_psnr", 6000, 1),
