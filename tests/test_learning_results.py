@@ -142,3 +142,15 @@ def test_readme_quotes_the_dqn_lunar_lander_records():
     assert (
         f"0-2 of {mean_at(30_000):.1f} at 30k steps, {mean_at(50_000):.1f} at 50k and {mean_at(100_000):.1f} at 100k" in readme
     )
+
+
+def test_readme_quotes_the_jedi_lunar_lander_records_at_50k():
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    runs = json.loads(learning_results.RESULTS_JSON.read_text())["tasks"]["LunarLander-v3"]["runs"]
+    at_50k = [next(p["mean"] for p in run["curve"] if p["steps"] == 50_000) for run in runs]
+    assert [run["seed"] for run in runs] == [0, 1, 2]
+    quoted = (
+        f"at 50k steps the deterministic evaluations of seeds 0, 1 and 2 were {at_50k[0]:.1f}, {at_50k[1]:.1f} and "
+        f"{at_50k[2]:.1f} (mean {sum(at_50k) / 3:.1f})"
+    )
+    assert quoted in readme
