@@ -154,3 +154,12 @@ def test_readme_quotes_the_jedi_lunar_lander_records_at_50k():
         f"{at_50k[2]:.1f} (mean {sum(at_50k) / 3:.1f})"
     )
     assert quoted in readme
+
+
+def test_readme_quotes_the_latest_lunar_lander_points_of_seeds_1_and_2():
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    task = json.loads(learning_results.RESULTS_JSON.read_text())["tasks"]["LunarLander-v3"]
+    runs = {run["seed"]: run for run in task["runs"]}
+    last = [runs[seed]["curve"][-1] for seed in (1, 2)]
+    assert last[0]["steps"] == last[1]["steps"]
+    assert f"at {last[0]['mean']:.1f} and {last[1]['mean']:.1f} at {last[0]['steps'] // 1000}k" in readme
