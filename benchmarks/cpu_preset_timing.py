@@ -30,7 +30,7 @@ import sb3_jedi
 from sb3_jedi import JEDI
 from sb3_jedi.callbacks import WorldModelDiagnosticsCallback
 from sb3_jedi.envs import make_pixel_env
-from sb3_jedi.presets import get_preset
+from sb3_jedi.presets import with_preset
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "cpu_preset_timing.json"
 
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     th.set_num_threads(args.threads)
     load_before = load_average()
 
-    hyperparams = {**get_preset(args.preset), **json.loads(args.overrides or "{}")}
+    hyperparams = with_preset(args.preset, json.loads(args.overrides or "{}"))
     env = make_pixel_env(args.env, size=args.size, seed=0)
     # Diagnostics are timed apart (below); final epochs are projected from the regular ones.
     timed_hyperparams = {**hyperparams, "wm_log_interval": None, "final_epochs": 0}

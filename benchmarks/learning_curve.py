@@ -31,6 +31,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_jedi import JEDI
 from sb3_jedi.benchmarks.curves import CurveCallback, CurveRecord, learn_curve
+from sb3_jedi.presets import with_preset
 from sb3_jedi.run_info import source_commit
 
 
@@ -73,11 +74,7 @@ def run(
     commit = source_commit(__file__)  # the code that runs: read before training, while the tree may change
     th.set_num_threads(1)
     policy = "MlpPolicy" if pixels is None else "CnnPolicy"
-    settings: dict[str, Any] = dict(kwargs)
-    if preset is not None:
-        from sb3_jedi.presets import get_preset
-
-        settings = {**get_preset(preset), **kwargs}
+    settings = with_preset(preset, kwargs)
     env, eval_env = make_envs(env_id, seed, pixels)
     model = JEDI(policy, env, seed=seed, **settings)
     if log_dir is not None:

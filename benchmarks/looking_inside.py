@@ -30,6 +30,7 @@ from stable_baselines3.common.logger import configure
 from sb3_jedi import JEDI
 from sb3_jedi.callbacks import recent_segment_indices
 from sb3_jedi.diagnostics import open_loop_media, open_loop_prediction
+from sb3_jedi.presets import with_preset
 from sb3_jedi.run_info import library_versions, source_commit
 
 HERE = Path(__file__).resolve().parent
@@ -158,11 +159,7 @@ def main() -> None:
     parser.add_argument("--dream-frames", type=int, default=0, help="also save this many steps of a dream as a PNG")
     args = parser.parse_args()
     kwargs = json.loads(args.kwargs)
-    settings = dict(kwargs)
-    if args.preset is not None:
-        from sb3_jedi.presets import get_preset
-
-        settings = {**get_preset(args.preset), **kwargs}
+    settings = with_preset(args.preset, kwargs)
     commit = source_commit(__file__)
     th.set_num_threads(1)
     if args.atari is not None:

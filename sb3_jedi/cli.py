@@ -438,7 +438,7 @@ def _continue_evaluations(callback: Any, path: Path, num_timesteps: int, n_envs:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from sb3_jedi.checkpoints import CheckpointCallback, latest_checkpoint, load_checkpoint
-    from sb3_jedi.presets import PRESET_POLICIES, get_preset
+    from sb3_jedi.presets import PRESET_POLICIES, with_preset
     from sb3_jedi.registry import get_algorithm
 
     if args.threads is not None:
@@ -456,8 +456,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     n_timesteps, policy, n_envs = (hyperparams.pop(key, None) for key in _RUN_KEYS)
     env_options = _pop_env_options(hyperparams, _parse_key_values(args.env_kwargs, "--env-kwargs"))
     # The file's values override the preset's (each key as a whole, policy_kwargs included).
-    preset = get_preset(args.preset) if args.preset else {}
-    hyperparams = {**preset, **hyperparams}
+    hyperparams = with_preset(args.preset or None, hyperparams)
     steps = args.steps or int(float(n_timesteps or 100_000))
     n_envs = args.n_envs or int(n_envs or 1)
     policy = args.policy or policy

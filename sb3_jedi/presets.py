@@ -30,7 +30,7 @@ Presets:
 import copy
 from typing import Any
 
-__all__ = ["PRESETS", "PRESET_POLICIES", "get_preset"]
+__all__ = ["PRESETS", "PRESET_POLICIES", "get_preset", "with_preset"]
 
 #: The presets by name: keyword arguments of :class:`~sb3_jedi.jedi.JEDI` (use :func:`get_preset` for a copy).
 PRESETS: dict[str, dict[str, Any]] = {
@@ -67,3 +67,16 @@ def get_preset(name: str) -> dict[str, Any]:
     if not isinstance(name, str) or name not in PRESETS:
         raise ValueError(f"Unknown preset {name!r}: the presets are {', '.join(map(repr, sorted(PRESETS)))}.")
     return copy.deepcopy(PRESETS[name])
+
+
+def with_preset(name: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """
+    Keyword arguments of :class:`~sb3_jedi.jedi.JEDI`: a named preset's, with ``overrides`` on top. A key given in
+    ``overrides`` replaces the preset's whole value (``policy_kwargs`` included), as for keyword arguments written
+    after ``**get_preset(name)``.
+
+    :param name: the preset's name (:func:`get_preset`), or None for no preset
+    :param overrides: keyword arguments that win over the preset's
+    :return: a new dict: the preset's arguments (a fresh copy) updated with ``overrides``
+    """
+    return {**(get_preset(name) if name is not None else {}), **overrides}

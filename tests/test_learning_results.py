@@ -21,6 +21,11 @@ def _load_script():
 learning_results = _load_script()
 
 
+def _readme_words() -> str:
+    """README.md with single spaces, wherever its lines wrap."""
+    return " ".join((ROOT / "README.md").read_text().split())
+
+
 def test_readme_table_is_rendered_from_the_results_json():
     results = json.loads(learning_results.RESULTS_JSON.read_text())
     readme = learning_results.README.read_text()
@@ -129,7 +134,7 @@ def test_missing_markers_are_reported():
 
 def test_readme_quotes_the_dqn_lunar_lander_records():
     # The README's DQN means for LunarLander are read off the baseline records at 30k, 50k and 100k steps.
-    readme = " ".join((ROOT / "README.md").read_text().split())  # wherever the lines wrap
+    readme = _readme_words()
     records = [
         json.loads(path.read_text())
         for path in sorted((ROOT / "benchmarks" / "results" / "baselines").glob("dqn_LunarLander-v3_*.json"))
@@ -145,7 +150,7 @@ def test_readme_quotes_the_dqn_lunar_lander_records():
 
 
 def test_readme_quotes_the_jedi_lunar_lander_records_at_50k():
-    readme = " ".join((ROOT / "README.md").read_text().split())
+    readme = _readme_words()
     runs = json.loads(learning_results.RESULTS_JSON.read_text())["tasks"]["LunarLander-v3"]["runs"]
     at_50k = [next(p["mean"] for p in run["curve"] if p["steps"] == 50_000) for run in runs]
     assert [run["seed"] for run in runs] == [0, 1, 2]
@@ -157,7 +162,7 @@ def test_readme_quotes_the_jedi_lunar_lander_records_at_50k():
 
 
 def test_readme_quotes_the_latest_lunar_lander_points_of_seeds_1_and_2():
-    readme = " ".join((ROOT / "README.md").read_text().split())
+    readme = _readme_words()
     task = json.loads(learning_results.RESULTS_JSON.read_text())["tasks"]["LunarLander-v3"]
     runs = {run["seed"]: run for run in task["runs"]}
     last = [runs[seed]["curve"][-1] for seed in (1, 2)]

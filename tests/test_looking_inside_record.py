@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = (ROOT / "docs" / "looking-inside.md").read_text()
+# The page's words with single spaces, wherever its lines wrap.
+DOC = " ".join((ROOT / "docs" / "looking-inside.md").read_text().split())
 
 
 def _series(name: str) -> dict[str, list[list[float]]]:
@@ -59,7 +60,7 @@ def test_pong_figures_match_the_record(quoted: str, key: str, step: int, digits:
 def test_diagnostics_overhead_matches_the_core_benchmark() -> None:
     sizes = json.loads((ROOT / "benchmarks" / "results" / "core_cpu_shared.json").read_text())["atari_paper_sizes"]
     assert f"one measurement took {sizes['world_model_diagnostics_s']:.0f} s" in DOC
-    assert f"about as long\nas {sizes['world_model_diagnostics_s'] / sizes['world_model_update_s']:.0f} world-model" in DOC
+    assert f"about as long as {sizes['world_model_diagnostics_s'] / sizes['world_model_update_s']:.0f} world-model" in DOC
     assert f"against {sizes['epoch_s']:,.0f} s for one epoch" in DOC
     overhead = sizes["world_model_diagnostics_overhead_every_100_epochs"]
     assert f"diagnostics cost {overhead * 100:.3f}% of the training time" in DOC

@@ -12,7 +12,7 @@ from stable_baselines3.common.logger import configure
 from sb3_jedi import JEDI
 from sb3_jedi.cli import main
 from sb3_jedi.envs import make_pixel_env
-from sb3_jedi.presets import PRESET_POLICIES, PRESETS, get_preset
+from sb3_jedi.presets import PRESET_POLICIES, PRESETS, get_preset, with_preset
 
 CPU_PRESET = {
     "batch_size": 16,
@@ -50,6 +50,20 @@ def test_get_preset_returns_a_copy():
     preset["policy_kwargs"]["encoder_kwargs"]["channels"] = (1,)
     del preset["policy_kwargs"]["decoder_kwargs"]
     assert get_preset("cpu") == CPU_PRESET == PRESETS["cpu"]
+
+
+def test_with_preset_puts_overrides_on_top_key_by_key():
+    merged = with_preset("cpu", {"batch_size": 8, "policy_kwargs": {"net_arch": [4]}})
+    assert merged["batch_size"] == 8 and CPU_PRESET["batch_size"] != 8
+    assert merged["policy_kwargs"] == {"net_arch": [4]}  # the whole value is replaced, not merged
+    assert {k: v for k, v in merged.items() if k not in ("batch_size", "policy_kwargs")} == {
+        k: v for k, v in CPU_PRESET.items() if k not in ("batch_size", "policy_kwargs")
+    }
+    merged["gradient_steps"] = -5
+    assert PRESETS["cpu"] == CPU_PRESET  # a fresh copy
+    assert with_preset(None, {"batch_size": 8}) == {"batch_size": 8}
+    with pytest.raises(ValueError, match="Unknown preset"):
+        with_preset("gpu", {})
 
 
 def test_unknown_preset_lists_the_known_ones():
