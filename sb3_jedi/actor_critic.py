@@ -45,6 +45,9 @@ class ActorCriticNetwork(nn.Module):
     :param downsample: whether to 2x max-pool after each conv stage (3-D states only); ``None`` pools
         while the feature map is larger than 4x4
     :param hidden_sizes: widths of the MLP trunk (1-D states only)
+    :param separate_critic: give the critic its own trunk and LSTM (DreamerV3) instead of sharing the actor's (DIAMOND):
+        the critic's regression errors then cannot move the actor's features. The recurrent state ``(h, c)`` holds
+        both LSTMs' states side by side (width ``2 * lstm_dim``)
     """
 
     feature_shape: tuple[int, ...]  # shape of the trunk's output: (C, H, W) feature map or (D,)
@@ -57,6 +60,7 @@ class ActorCriticNetwork(nn.Module):
         channels: Sequence[int] = (64, 64),
         downsample: Sequence[bool] | None = None,
         hidden_sizes: Sequence[int] = (256,),
+        separate_critic: bool = False,
     ) -> None:
         super().__init__()
         self.state_shape = check_state_shape(state_shape, "ActorCriticNetwork")
@@ -64,6 +68,7 @@ class ActorCriticNetwork(nn.Module):
             raise ValueError(f"n_actions and lstm_dim must be positive, got {n_actions} and {lstm_dim}.")
         self.n_actions = n_actions
         self._lstm_dim = lstm_dim
+        self.separate_critic = separate_critic
 
         if len(self.state_shape) == 3:
             self.trunk = self._make_conv_trunk(list(channels), downsample)
@@ -79,6 +84,17 @@ class ActorCriticNetwork(nn.Module):
         init_lstm(self.lstm)
         self.actor = nn.Linear(lstm_dim, n_actions)
         self.critic = nn.Linear(lstm_dim, 1)
+        self.critic_trunk: nn.Module | None = None
+        self.critic_lstm: nn.LSTMCell | None = None
+        if separate_critic:
+            if len(self.state_shape) == 3:
+                feature_shape = self.feature_shape
+                self.critic_trunk = self._make_conv_trunk(list(channels), downsample)
+                self.feature_shape = feature_shape
+            else:
+                self.critic_trunk = NormMlp(self.state_shape[0], hidden_sizes)
+            self.critic_lstm = nn.LSTMCell(features_dim, lstm_dim)
+            init_lstm(self.critic_lstm)
         for head in (self.actor, self.critic):
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
@@ -113,8 +129,8 @@ class ActorCriticNetwork(nn.Module):
 
     @property
     def lstm_dim(self) -> int:
-        """Number of LSTM units."""
-        return self._lstm_dim
+        """Width of the recurrent state ``h`` (and ``c``): the LSTM units, twice that with a separate critic."""
+        return self._lstm_dim * (2 if self.separate_critic else 1)
 
     def initial_state(self, batch_size: int, device: th.device | str | None = None) -> tuple[th.Tensor, th.Tensor]:
         """
@@ -125,7 +141,7 @@ class ActorCriticNetwork(nn.Module):
         :return: ``(h, c)``, each ``(batch_size, lstm_dim)``
         """
         device = self.lstm.weight_hh.device if device is None else device
-        zeros = th.zeros(batch_size, self._lstm_dim, device=device)
+        zeros = th.zeros(batch_size, self.lstm_dim, device=device)
         return zeros, zeros.clone()
 
     def forward(
@@ -144,14 +160,19 @@ class ActorCriticNetwork(nn.Module):
             )
         if hidden is None:
             hidden = self.initial_state(states.shape[0], states.device)
-        elif hidden[0].shape != (states.shape[0], self._lstm_dim) or hidden[1].shape != hidden[0].shape:
+        elif hidden[0].shape != (states.shape[0], self.lstm_dim) or hidden[1].shape != hidden[0].shape:
             raise ValueError(
-                f"ActorCriticNetwork: `hidden` must be (h, c), each ({states.shape[0]}, {self._lstm_dim}), "
+                f"ActorCriticNetwork: `hidden` must be (h, c), each ({states.shape[0]}, {self.lstm_dim}), "
                 f"got {tuple(hidden[0].shape)} and {tuple(hidden[1].shape)}."
             )
         if states.ndim == 4 and states.shape[-2] * states.shape[-1] >= _CHANNELS_LAST_MIN_AREA:
             # Pixel states: max-pooling large maps is far faster channels-last on CPU (see CnnEncoder); on small latent
             # maps the layout change costs more than it saves.
             states = states.contiguous(memory_format=th.channels_last)
-        h, c = self.lstm(self.trunk(states), hidden)
-        return self.actor(h), self.critic(h).squeeze(-1), (h, c)
+        if self.critic_trunk is None or self.critic_lstm is None:
+            h, c = self.lstm(self.trunk(states), hidden)
+            return self.actor(h), self.critic(h).squeeze(-1), (h, c)
+        n = self._lstm_dim
+        h, c = self.lstm(self.trunk(states), (hidden[0][:, :n], hidden[1][:, :n]))
+        critic_h, critic_c = self.critic_lstm(self.critic_trunk(states), (hidden[0][:, n:], hidden[1][:, n:]))
+        return self.actor(h), self.critic(critic_h).squeeze(-1), (th.cat([h, critic_h], 1), th.cat([c, critic_c], 1))

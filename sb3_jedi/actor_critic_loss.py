@@ -8,7 +8,15 @@ from dataclasses import dataclass
 import torch as th
 from torch import nn
 
-__all__ = ["ActorCriticLosses", "ReturnScaler", "actor_critic_loss", "compute_lambda_returns", "continuation_weights"]
+__all__ = [
+    "ActorCriticLosses",
+    "ReturnScaler",
+    "actor_critic_loss",
+    "compute_lambda_returns",
+    "continuation_weights",
+    "replay_lambda_returns",
+    "replay_value_loss",
+]
 
 
 def compute_lambda_returns(
@@ -158,3 +166,61 @@ def actor_critic_loss(
         "return_scale": float(scale),
     }
     return ActorCriticLosses(total=total, logs=logs)
+
+
+def replay_lambda_returns(
+    rewards: th.Tensor,
+    terminated: th.Tensor,
+    has_action: th.Tensor,
+    bootstrap_values: th.Tensor,
+    gamma: float,
+    lambda_: float,
+) -> th.Tensor:
+    """
+    TD(lambda) returns of real replay segments (DreamerV3's replay value targets), for every row that carries an
+    action: ``R_t = r_t + gamma * (1 - term_t) * ((1 - lambda) * V(s_{t+1}) + lambda * R_{t+1})``, where ``R_{t+1}``
+    is replaced by ``V(s_{t+1})`` when row ``t + 1`` carries no action (the episode's final frame, whose value is only
+    used when the episode was truncated, or the segment's last row). Rows without an action get 0.
+
+    :param rewards: (B, L) reward after each row's action
+    :param terminated: (B, L) 1 where the row's action ended the episode
+    :param has_action: (B, L) rows that carry an action (a transition)
+    :param bootstrap_values: (B, L) value of each row's state (a target critic's, or the online one detached)
+    :param gamma: discount factor
+    :param lambda_: lambda of the returns
+    :return: (B, L) returns, without gradient
+    """
+    if not rewards.shape == terminated.shape == has_action.shape == bootstrap_values.shape or rewards.ndim != 2:
+        raise ValueError(
+            "rewards, terminated, has_action and bootstrap_values must share one (B, L) shape, got "
+            f"{tuple(rewards.shape)}, {tuple(terminated.shape)}, {tuple(has_action.shape)} and "
+            f"{tuple(bootstrap_values.shape)}."
+        )
+    rewards, terminated = rewards.detach().float(), terminated.detach().float()
+    values, acting = bootstrap_values.detach().float(), has_action.bool()
+    returns = th.zeros_like(rewards)
+    # The return from the row after the segment's last one is unknown: the segment's last row only bootstraps.
+    following = values[:, -1]
+    for t in reversed(range(rewards.shape[1] - 1)):
+        next_value = values[:, t + 1]
+        # Where row t + 1 has no action its state is an episode's final frame (or padding): no return continues it.
+        continued = th.where(acting[:, t + 1], following, next_value)
+        bootstrap = (1 - lambda_) * next_value + lambda_ * continued
+        current = rewards[:, t] + gamma * (1 - terminated[:, t]) * bootstrap
+        returns[:, t] = th.where(acting[:, t], current, th.zeros_like(current))
+        following = returns[:, t]
+    return returns
+
+
+def replay_value_loss(values: th.Tensor, returns: th.Tensor, weights: th.Tensor) -> th.Tensor:
+    """
+    Squared error of the critic on real replay rows against their :func:`replay_lambda_returns`, averaged over the rows
+    of weight 1 (rows with an action, after the burn-in).
+
+    :param values: (B, L) critic values of the rows (with gradient)
+    :param returns: (B, L) targets
+    :param weights: (B, L) 1 for rows that count, 0 otherwise
+    :return: scalar loss
+    """
+    weights = weights.detach().float()
+    return (weights * (values - returns.detach()).pow(2)).sum() / weights.sum().clamp(min=1.0)

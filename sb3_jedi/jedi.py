@@ -39,7 +39,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch.nn.utils import clip_grad_norm_
 from tqdm.auto import tqdm
 
-from sb3_jedi.actor_critic_loss import actor_critic_loss
+from sb3_jedi.actor_critic_loss import actor_critic_loss, replay_lambda_returns, replay_value_loss
 from sb3_jedi.buffers import EpisodeReplayBuffer
 from sb3_jedi.exploration import INITIAL_EXPLORATIONS, RandomLinearPolicies
 from sb3_jedi.imagination import imagine, replay_values
@@ -84,6 +84,8 @@ ATARI_DEFAULTS: dict[str, Any] = {
     "learning_starts_reward_threshold": 10,
     # DIAMOND collects its first steps with its untrained, uniformly random actor.
     "initial_exploration": "uniform",
+    # 0: after the initial collection every episode is the actor's (DIAMOND).
+    "exploration_episodes": 0.0,
     # None: 5% of the run's epochs, DIAMOND's 50 training-only epochs after a 100k-step run.
     "final_epochs": None,
     "imagination_horizon": 15,
@@ -99,6 +101,8 @@ ATARI_DEFAULTS: dict[str, Any] = {
     "termination_oversampling": 0.0,
     "return_normalization": False,
     "target_critic_tau": None,
+    # 0: the critic learns from imagined returns only (DIAMOND, JEDI).
+    "replay_value_coef": 0.0,
 }
 
 # Small, fast settings for vector observations (CartPole-sized tasks on a CPU), defaults of MlpPolicy.
@@ -175,6 +179,10 @@ class JEDI(OffPolicyAlgorithm):
         actions) or ``"random_linear"`` (vector observations: a random linear softmax policy over standardised
         observations, drawn anew for every episode, :class:`~sb3_jedi.exploration.RandomLinearPolicies`; reaches goals
         that need coordinated actions, such as Acrobot's swing-up, far more often)
+    :param exploration_episodes: probability that an episode started after the initial collection is acted by the
+        initial collection's policy (``initial_exploration``) rather than by the actor (DIAMOND: 0). The world model
+        and the critic's replay loss keep seeing states the actor no longer reaches, such as a goal it has not yet
+        learnt to reach; the actor still learns in imagination only, and evaluation uses the actor alone
     :param final_epochs: training-only epochs (no collection) run when ``learn`` reaches ``total_timesteps``;
         ``None``: 5% of the run's epochs (``total_timesteps / train_freq``), i.e. DIAMOND's 50 for a 100k-step run
         (``MlpPolicy``: 0). They run at the end of every ``learn`` call that reaches its
@@ -200,6 +208,10 @@ class JEDI(OffPolicyAlgorithm):
     :param return_normalization: scale advantages by the 5-95 percentile range of the returns (DreamerV3), floor 1
     :param target_critic_tau: if set, bootstrap the returns with a slow copy of the critic updated by Polyak averaging
         with this rate (paper: not used)
+    :param replay_value_coef: weight, relative to the imagined value loss, of a second value loss on real replay
+        segments: the critic regresses the TD(lambda) returns of the stored rewards and terminations (DreamerV3's
+        replay value loss, weight 0.3 there), so that what really ended an episode reaches the values even where the
+        termination model misses it; 0 (paper, ``CnnPolicy``): imagined returns only
     :param max_nonfinite_updates: an update whose loss or gradient norm is NaN or infinite is skipped (no optimiser
         step) and counted in ``train/nonfinite_updates``; after this many consecutive skipped updates of one component
         (world model or actor-critic) training stops with :class:`NonFiniteError`
@@ -249,6 +261,7 @@ class JEDI(OffPolicyAlgorithm):
     learning_starts_max: int | None
     learning_starts_reward_threshold: int
     initial_exploration: str
+    exploration_episodes: float
     final_epochs: int | None
     imagination_horizon: int
     unroll_steps: int
@@ -262,6 +275,7 @@ class JEDI(OffPolicyAlgorithm):
     termination_oversampling: float
     return_normalization: bool
     target_critic_tau: float | None
+    replay_value_coef: float
 
     def __init__(
         self,
@@ -283,6 +297,7 @@ class JEDI(OffPolicyAlgorithm):
         learning_starts_max: int | None = None,
         learning_starts_reward_threshold: int | None = None,
         initial_exploration: str | None = None,
+        exploration_episodes: float | None = None,
         final_epochs: int | None = None,
         imagination_horizon: int | None = None,
         unroll_steps: int | None = None,
@@ -296,6 +311,7 @@ class JEDI(OffPolicyAlgorithm):
         termination_oversampling: float | None = None,
         return_normalization: bool | None = None,
         target_critic_tau: float | str | None = "default",
+        replay_value_coef: float | None = None,
         max_nonfinite_updates: int = 10,
         wm_log_interval: int | None = 100,
         replay_buffer_kwargs: dict[str, Any] | None = None,
@@ -380,6 +396,8 @@ class JEDI(OffPolicyAlgorithm):
         self._last_rnn_state: tuple[th.Tensor, th.Tensor] | None = None
         self._sampling_rng = np.random.default_rng(seed)
         self._initial_explorer: RandomLinearPolicies | None = None
+        # Envs whose current episode is an exploration episode (exploration_episodes), drawn at each episode start.
+        self._exploring_envs: np.ndarray | None = None
         if _init_setup_model:
             self._setup_model()
 
@@ -423,9 +441,11 @@ class JEDI(OffPolicyAlgorithm):
             "learning_starts_max": self.learning_starts_max is None or self.learning_starts_max >= 0,
             "learning_starts_reward_threshold": self.learning_starts_reward_threshold >= 0,
             "initial_exploration": self.initial_exploration in INITIAL_EXPLORATIONS,
+            "exploration_episodes": 0.0 <= self.exploration_episodes <= 1.0,
             "final_epochs": self.final_epochs is None or self.final_epochs >= 0,
             "target_critic_tau": self.target_critic_tau is None or 0.0 < self.target_critic_tau <= 1.0,
             "termination_oversampling": 0.0 <= self.termination_oversampling <= 1.0,
+            "replay_value_coef": self.replay_value_coef >= 0.0,
             "max_nonfinite_updates": self.max_nonfinite_updates >= 1,
             "wm_log_interval": self.wm_log_interval is None or self.wm_log_interval >= 1,
         }
@@ -476,6 +496,7 @@ class JEDI(OffPolicyAlgorithm):
             "_nonfinite_warned",
             "_reward_magnitude_warned",
             "_initial_explorer",
+            "_exploring_envs",
         ]
 
     @classmethod
@@ -606,15 +627,12 @@ class JEDI(OffPolicyAlgorithm):
         return last_obs
 
     def _sample_collection_actions(self, learning_starts: int, n_envs: int) -> np.ndarray:
-        """Actions while collecting: random before ``learning_starts``, then the actor with epsilon-greedy noise."""
+        """
+        Actions while collecting: the initial exploration's before ``learning_starts``, then the actor's with
+        epsilon-greedy noise, except in exploration episodes (``exploration_episodes``).
+        """
         if self.num_timesteps < learning_starts:
-            if self.initial_exploration == "random_linear":
-                if self._initial_explorer is None:
-                    self._initial_explorer = RandomLinearPolicies(
-                        self.observation_space, self.action_space, n_envs, self._sampling_rng
-                    )
-                return self._initial_explorer.actions(self._last_raw_obs())
-            return np.array([self.action_space.sample() for _ in range(n_envs)])
+            return self._exploration_actions(n_envs)
         assert self._last_rnn_state is not None
         obs = th.as_tensor(self._last_raw_obs(), device=self.device)
         actions_t, _, self._last_rnn_state = self.policy.act(obs, self._last_rnn_state, deterministic=False)
@@ -622,7 +640,28 @@ class JEDI(OffPolicyAlgorithm):
         random_mask = np.random.random_sample(n_envs) < self.exploration_epsilon
         if random_mask.any():
             actions[random_mask] = [self.action_space.sample() for _ in range(int(random_mask.sum()))]
+        if self._exploring_envs is not None and self._exploring_envs.any():
+            actions[self._exploring_envs] = self._exploration_actions(n_envs)[self._exploring_envs]
         return actions
+
+    def _exploration_actions(self, n_envs: int) -> np.ndarray:
+        """One action per env from the initial exploration (``initial_exploration``)."""
+        if self.initial_exploration == "random_linear":
+            if self._initial_explorer is None:
+                self._initial_explorer = RandomLinearPolicies(
+                    self.observation_space, self.action_space, n_envs, self._sampling_rng
+                )
+            return self._initial_explorer.actions(self._last_raw_obs())
+        return np.array([self.action_space.sample() for _ in range(n_envs)])
+
+    def _draw_exploration_episodes(self, dones: np.ndarray) -> None:
+        """At each episode start after the initial collection, decide whether the initial exploration acts it."""
+        if self.exploration_episodes <= 0 or self.num_timesteps < self._random_steps_until:
+            return
+        if self._exploring_envs is None:
+            self._exploring_envs = np.zeros(len(dones), dtype=bool)
+        ended = np.flatnonzero(np.asarray(dones, dtype=bool))
+        self._exploring_envs[ended] = self._sampling_rng.random(ended.size) < self.exploration_episodes
 
     def collect_rollouts(  # type: ignore[override]
         self,
@@ -661,6 +700,7 @@ class JEDI(OffPolicyAlgorithm):
             self._reset_finished_rnn_states(dones)
             if self._initial_explorer is not None:
                 self._initial_explorer.new_episodes(dones)
+            self._draw_exploration_episodes(dones)
             self._on_step()
 
             for done in dones:
@@ -908,13 +948,18 @@ class JEDI(OffPolicyAlgorithm):
             value_coef=self.value_coef,
             return_scaler=policy.return_scaler if self.return_normalization else None,
         )
+        total, logs = losses.total, losses.logs
+        if self.replay_value_coef > 0:
+            replay_loss = self._replay_value_loss(batch_size)
+            total = total + self.value_coef * self.replay_value_coef * replay_loss
+            logs = {**logs, "replay_value_loss": replay_loss.item()}
         optimizer = policy.actor_critic_optimizer
         self._set_learning_rates(optimizer, self._actor_critic_updates)
         logs, stepped = self._optimizer_step(
             "actor-critic",
             optimizer,
-            losses.total,
-            losses.logs,
+            total,
+            logs,
             on_skip=lambda: policy.return_scaler.load_state_dict(scaler_state),
         )
         if stepped:
@@ -922,6 +967,44 @@ class JEDI(OffPolicyAlgorithm):
                 policy.update_target_critic(self.target_critic_tau)
             self._actor_critic_updates += 1
         return logs
+
+    def _replay_value_loss(self, batch_size: int) -> th.Tensor:
+        """
+        The critic's squared error on real replay segments against the TD(lambda) returns of their stored rewards
+        (as the reward model learns them: signs for the sign head) and terminations (``replay_value_coef``).
+        Segments are drawn as the reward/termination model's are, running past episode ends, so that final
+        transitions are seen; the first ``n_cond_steps - 1`` rows only warm up the LSTM, as in imagination.
+        """
+        policy = self.policy
+        world_model, actor_critic = policy.world_model, policy.actor_critic
+        burn_in = world_model.n_cond_steps - 1
+        batch = self.replay_buffer.sample_segments(
+            batch_size, burn_in + self.imagination_horizon + 1, self._sampling_rng, beyond_end=True
+        )
+        with th.no_grad():
+            states = world_model.encode_segments(batch)
+        hidden = None
+        values = []
+        for t in range(states.shape[1]):
+            _, value, hidden = actor_critic(states[:, t], hidden)
+            values.append(value)
+        online = th.stack(values, dim=1)
+        if self.target_critic_tau is not None:
+            with th.no_grad():
+                hidden = None
+                target_values = []
+                for t in range(states.shape[1]):
+                    _, value, hidden = policy.actor_critic_target(states[:, t], hidden)
+                    target_values.append(value)
+                bootstrap = th.stack(target_values, dim=1)
+        else:
+            bootstrap = online.detach()
+        rewards = world_model.reward_target(batch.rewards)
+        returns = replay_lambda_returns(rewards, batch.terminated, batch.has_action, bootstrap, self.gamma, self.gae_lambda)
+        weights = batch.has_action.clone()
+        weights[:, :burn_in] = False
+        weights[:, -1] = False
+        return replay_value_loss(online, returns, weights)
 
     def first_epoch_steps(self, gradient_steps: int) -> tuple[int, int]:
         """

@@ -1,7 +1,14 @@
 import pytest
 import torch as th
 
-from sb3_jedi.actor_critic_loss import ReturnScaler, actor_critic_loss, compute_lambda_returns, continuation_weights
+from sb3_jedi.actor_critic_loss import (
+    ReturnScaler,
+    actor_critic_loss,
+    compute_lambda_returns,
+    continuation_weights,
+    replay_lambda_returns,
+    replay_value_loss,
+)
 
 
 def brute_force_lambda_return(rewards, ends, next_values, gamma, lambda_, t):
@@ -81,3 +88,44 @@ def test_policy_gradient_favours_actions_with_higher_returns():
     assert logits.grad[1] < 0 < logits.grad[0]
     assert values.grad.sum() < 0  # the critic is pulled up towards the positive mean return
     assert losses.logs["value_loss"] > 0
+
+
+def test_replay_returns_match_the_n_step_definition_inside_an_episode():
+    # A segment whose rows all carry actions is an imagined trajectory whose next values are the following rows' values.
+    th.manual_seed(1)
+    rewards, values = th.randn(2, 7), th.randn(2, 7)
+    terminated = th.zeros(2, 7)
+    has_action = th.ones(2, 7, dtype=th.bool)
+    returns = replay_lambda_returns(rewards, terminated, has_action, values, gamma=0.9, lambda_=0.8)
+    expected = compute_lambda_returns(rewards[:, :-1], terminated[:, :-1], values[:, 1:], gamma=0.9, lambda_=0.8)
+    assert th.allclose(returns[:, :-1], expected, atol=1e-6)
+    assert returns[:, -1].abs().max().item() == 0.0  # the last row has no following state to bootstrap from
+
+
+def test_replay_returns_stop_at_a_termination_and_bootstrap_a_truncation():
+    # Row 2's action terminates the episode (row 3 is its final frame, then padding); -1 per step, value 5 everywhere.
+    rewards = th.tensor([[-1.0, -1.0, 0.0, 0.0, 0.0]])
+    terminated = th.tensor([[0.0, 0.0, 1.0, 0.0, 0.0]])
+    has_action = th.tensor([[True, True, True, False, False]])
+    values = th.full((1, 5), 5.0)
+    returns = replay_lambda_returns(rewards, terminated, has_action, values, gamma=0.5, lambda_=1.0)
+    assert returns[0].tolist() == pytest.approx([-1.0 + 0.5 * -1.0, -1.0, 0.0, 0.0, 0.0])
+    # The same episode truncated after row 2: the final frame's value carries the return on.
+    returns = replay_lambda_returns(rewards, th.zeros(1, 5), has_action, values, gamma=0.5, lambda_=1.0)
+    assert returns[0, 2].item() == pytest.approx(0.0 + 0.5 * 5.0)
+    assert returns[0, 0].item() == pytest.approx(-1.0 + 0.5 * (-1.0 + 0.5 * 2.5))
+
+
+def test_replay_returns_reject_mismatched_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        replay_lambda_returns(th.zeros(2, 3), th.zeros(2, 3), th.ones(2, 3, dtype=th.bool), th.zeros(2, 4), 0.9, 0.9)
+
+
+def test_replay_value_loss_counts_only_weighted_rows():
+    values = th.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
+    returns = th.tensor([[0.0, 0.0, 100.0]])
+    weights = th.tensor([[1.0, 1.0, 0.0]])
+    loss = replay_value_loss(values, returns, weights)
+    assert loss.item() == pytest.approx((1.0 + 4.0) / 2)
+    loss.backward()
+    assert values.grad is not None and values.grad[0, 2].item() == 0.0

@@ -72,3 +72,55 @@ def test_random_linear_learns_end_to_end_and_saves():
     model.learn(150)
     assert model.initial_exploration == "random_linear"
     assert model._initial_explorer is not None
+
+
+class FixedLengthEpisodes(gym.Env):
+    """Vector observations, episodes of exactly 10 steps, no reward."""
+
+    observation_space = spaces.Box(-1.0, 1.0, (3,), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        self.t += 1
+        return self.observation_space.sample(), 0.0, False, self.t >= 10, {}
+
+
+def _explored_steps_after_the_initial_collection(fraction: float, initial: str = "random_linear") -> tuple[int, int]:
+    model = JEDI(
+        "MlpPolicy", FixedLengthEpisodes(), seed=0, initial_exploration=initial, exploration_episodes=fraction, **TINY
+    )
+    explored = []
+    original = model._exploration_actions
+
+    def spy(n_envs):
+        if model.num_timesteps >= model.learning_starts:
+            explored.append(model.num_timesteps)
+        return original(n_envs)
+
+    model._exploration_actions = spy
+    model.learn(1_100)
+    return len(explored), 1_100 - model.learning_starts
+
+
+def test_no_exploration_episodes_by_default_as_diamond():
+    assert JEDI("CnnPolicy", RandomImages((64, 64, 3)), _init_setup_model=False).exploration_episodes == 0.0
+    assert _explored_steps_after_the_initial_collection(0.0)[0] == 0
+
+
+@pytest.mark.parametrize("initial", ["random_linear", "uniform"])
+def test_exploration_episodes_take_their_share_of_whole_episodes(initial):
+    everything, steps = _explored_steps_after_the_initial_collection(1.0, initial)
+    assert everything == steps  # the initial collection ends on an episode boundary here
+    half, _ = _explored_steps_after_the_initial_collection(0.5, initial)
+    assert half % 10 == 0  # whole episodes of 10 steps
+    assert 0.35 * steps <= half <= 0.65 * steps  # 100 episodes, each explored with probability 0.5
+
+
+def test_exploration_episodes_out_of_range_are_refused():
+    with pytest.raises(ValueError, match="exploration_episodes"):
+        JEDI("MlpPolicy", "CartPole-v1", exploration_episodes=1.5)

@@ -52,6 +52,9 @@ def test_paper_schedule_values():
     assert diamond.unroll_steps == 2 and diamond.first_epoch_steps(400) == (10_000, 5_000)
     assert diamond.n_final_epochs(100_000) == 50
     assert VECTOR_DEFAULTS["final_epochs"] == 0
+    # DIAMOND's critic learns from imagined returns only: no replay value loss for CnnPolicy or the baseline.
+    assert ATARI_DEFAULTS["replay_value_coef"] == 0.0
+    assert model.replay_value_coef == 0.0 and diamond.replay_value_coef == 0.0
 
 
 def test_first_epoch_follows_the_users_sizing():

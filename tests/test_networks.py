@@ -415,6 +415,29 @@ def test_actor_critic_downsample_options_and_errors():
         net(th.randn(2, 15))
 
 
+@pytest.mark.parametrize("state_shape,kwargs", [((16,), {"hidden_sizes": (16,)}), (LATENT, {"channels": (8, 8)})])
+def test_a_separate_critic_keeps_value_gradients_out_of_the_actor(state_shape, kwargs):
+    shared = ActorCriticNetwork(state_shape, N_ACTIONS, lstm_dim=8, **kwargs)
+    assert not shared.separate_critic and shared.lstm_dim == 8  # DIAMOND: one trunk and LSTM
+    net = ActorCriticNetwork(state_shape, N_ACTIONS, lstm_dim=8, separate_critic=True, **kwargs)
+    perturb_(net)
+    assert net.lstm_dim == 16
+    h0, c0 = net.initial_state(3, "cpu")
+    assert h0.shape == c0.shape == (3, 16)
+    states = th.randn(3, *state_shape)
+    logits, values, hidden = net(states, (h0, c0))
+    logits, values, (h, c) = net(states, hidden)  # two steps: the recurrent state carries both LSTMs
+    assert logits.shape == (3, N_ACTIONS) and values.shape == (3,) and h.shape == c.shape == (3, 16)
+    values.pow(2).sum().backward()
+    actor_parameters = [*net.trunk.parameters(), *net.lstm.parameters(), *net.actor.parameters()]
+    assert all(p.grad is None or not p.grad.any() for p in actor_parameters)
+    assert any(p.grad is not None and p.grad.any() for p in net.critic_lstm.parameters())
+    # In a shared network the same value loss moves the actor's LSTM.
+    perturb_(shared)
+    shared(states)[1].pow(2).sum().backward()
+    assert any(p.grad is not None and p.grad.any() for p in shared.lstm.parameters())
+
+
 # ----------------------------------------------------------------------------- sizes
 
 
