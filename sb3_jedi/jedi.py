@@ -39,7 +39,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch.nn.utils import clip_grad_norm_
 from tqdm.auto import tqdm
 
-from sb3_jedi.actor_critic_loss import actor_critic_loss, replay_lambda_returns, replay_value_loss
+from sb3_jedi.actor_critic_loss import actor_critic_loss, replay_lambda_returns, replay_value_loss, self_imitation_loss
 from sb3_jedi.buffers import EpisodeReplayBuffer
 from sb3_jedi.exploration import INITIAL_EXPLORATIONS, RandomLinearPolicies
 from sb3_jedi.imagination import imagine, replay_values
@@ -103,6 +103,8 @@ ATARI_DEFAULTS: dict[str, Any] = {
     "target_critic_tau": None,
     # 0: the critic learns from imagined returns only (DIAMOND, JEDI).
     "replay_value_coef": 0.0,
+    # 0: the actor learns in imagination only (DIAMOND, JEDI).
+    "self_imitation_coef": 0.0,
 }
 
 # Small, fast settings for vector observations (CartPole-sized tasks on a CPU), defaults of MlpPolicy.
@@ -212,6 +214,10 @@ class JEDI(OffPolicyAlgorithm):
         segments: the critic regresses the TD(lambda) returns of the stored rewards and terminations (DreamerV3's
         replay value loss, weight 0.3 there), so that what really ended an episode reaches the values even where the
         termination model misses it; 0 (paper, ``CnnPolicy``): imagined returns only
+    :param self_imitation_coef: weight of a self-imitation loss on the same real replay segments (Oh et al., 2018): the
+        actor raises the probability of the stored actions whose TD(lambda) return beat the critic's value, in units of
+        the return scale. Real successes, such as an exploration episode that reached a goal, then teach the actor
+        directly, not only through imagination; 0 (paper, ``CnnPolicy``): the actor learns in imagination only
     :param max_nonfinite_updates: an update whose loss or gradient norm is NaN or infinite is skipped (no optimiser
         step) and counted in ``train/nonfinite_updates``; after this many consecutive skipped updates of one component
         (world model or actor-critic) training stops with :class:`NonFiniteError`
@@ -276,6 +282,7 @@ class JEDI(OffPolicyAlgorithm):
     return_normalization: bool
     target_critic_tau: float | None
     replay_value_coef: float
+    self_imitation_coef: float
 
     def __init__(
         self,
@@ -312,6 +319,7 @@ class JEDI(OffPolicyAlgorithm):
         return_normalization: bool | None = None,
         target_critic_tau: float | str | None = "default",
         replay_value_coef: float | None = None,
+        self_imitation_coef: float | None = None,
         max_nonfinite_updates: int = 10,
         wm_log_interval: int | None = 100,
         replay_buffer_kwargs: dict[str, Any] | None = None,
@@ -446,6 +454,7 @@ class JEDI(OffPolicyAlgorithm):
             "target_critic_tau": self.target_critic_tau is None or 0.0 < self.target_critic_tau <= 1.0,
             "termination_oversampling": 0.0 <= self.termination_oversampling <= 1.0,
             "replay_value_coef": self.replay_value_coef >= 0.0,
+            "self_imitation_coef": self.self_imitation_coef >= 0.0,
             "max_nonfinite_updates": self.max_nonfinite_updates >= 1,
             "wm_log_interval": self.wm_log_interval is None or self.wm_log_interval >= 1,
         }
@@ -949,10 +958,11 @@ class JEDI(OffPolicyAlgorithm):
             return_scaler=policy.return_scaler if self.return_normalization else None,
         )
         total, logs = losses.total, losses.logs
-        if self.replay_value_coef > 0:
-            replay_loss = self._replay_value_loss(batch_size)
-            total = total + self.value_coef * self.replay_value_coef * replay_loss
-            logs = {**logs, "replay_value_loss": replay_loss.item()}
+        if self.replay_value_coef > 0 or self.self_imitation_coef > 0:
+            replay = self._replay_losses(batch_size)
+            total = total + self.value_coef * self.replay_value_coef * replay["replay_value_loss"]
+            total = total + self.self_imitation_coef * replay["self_imitation_loss"]
+            logs = {**logs, **{name: loss.item() for name, loss in replay.items()}}
         optimizer = policy.actor_critic_optimizer
         self._set_learning_rates(optimizer, self._actor_critic_updates)
         logs, stepped = self._optimizer_step(
@@ -968,12 +978,15 @@ class JEDI(OffPolicyAlgorithm):
             self._actor_critic_updates += 1
         return logs
 
-    def _replay_value_loss(self, batch_size: int) -> th.Tensor:
+    def _replay_losses(self, batch_size: int) -> dict[str, th.Tensor]:
         """
-        The critic's squared error on real replay segments against the TD(lambda) returns of their stored rewards
-        (as the reward model learns them: signs for the sign head) and terminations (``replay_value_coef``).
+        Losses of the actor-critic on real replay segments: the critic's squared error against the TD(lambda) returns
+        of their stored rewards (as the reward model learns them: signs for the sign head) and terminations
+        (``replay_value_coef``), and the self-imitation loss of the stored actions (``self_imitation_coef``).
         Segments are drawn as the reward/termination model's are, running past episode ends, so that final
         transitions are seen; the first ``n_cond_steps - 1`` rows only warm up the LSTM, as in imagination.
+
+        :return: ``{"replay_value_loss": ..., "self_imitation_loss": ...}``
         """
         policy = self.policy
         world_model, actor_critic = policy.world_model, policy.actor_critic
@@ -984,9 +997,10 @@ class JEDI(OffPolicyAlgorithm):
         with th.no_grad():
             states = world_model.encode_segments(batch)
         hidden = None
-        values = []
+        logits, values = [], []
         for t in range(states.shape[1]):
-            _, value, hidden = actor_critic(states[:, t], hidden)
+            step_logits, value, hidden = actor_critic(states[:, t], hidden)
+            logits.append(step_logits)
             values.append(value)
         online = th.stack(values, dim=1)
         if self.target_critic_tau is not None:
@@ -1004,7 +1018,12 @@ class JEDI(OffPolicyAlgorithm):
         weights = batch.has_action.clone()
         weights[:, :burn_in] = False
         weights[:, -1] = False
-        return replay_value_loss(online, returns, weights)
+        log_probs = th.log_softmax(th.stack(logits, dim=1), dim=-1).gather(-1, batch.actions[..., None]).squeeze(-1)
+        scale = policy.return_scaler.scale if self.return_normalization else th.ones(())
+        return {
+            "replay_value_loss": replay_value_loss(online, returns, weights),
+            "self_imitation_loss": self_imitation_loss(log_probs, returns, online, weights, scale),
+        }
 
     def first_epoch_steps(self, gradient_steps: int) -> tuple[int, int]:
         """

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch as th
 
@@ -8,6 +10,7 @@ from sb3_jedi.actor_critic_loss import (
     continuation_weights,
     replay_lambda_returns,
     replay_value_loss,
+    self_imitation_loss,
 )
 
 
@@ -129,3 +132,18 @@ def test_replay_value_loss_counts_only_weighted_rows():
     assert loss.item() == pytest.approx((1.0 + 4.0) / 2)
     loss.backward()
     assert values.grad is not None and values.grad[0, 2].item() == 0.0
+
+
+def test_self_imitation_raises_only_actions_that_beat_the_value():
+    logits = th.zeros(1, 3, 2, requires_grad=True)
+    actions = th.tensor([[0, 1, 1]])
+    log_probs = th.log_softmax(logits, -1).gather(-1, actions[..., None]).squeeze(-1)
+    returns = th.tensor([[5.0, -5.0, 4.0]])
+    values = th.tensor([[1.0, 0.0, 0.0]])
+    weights = th.tensor([[1.0, 1.0, 0.0]])
+    loss = self_imitation_loss(log_probs, returns, values, weights, scale=2.0)
+    # Row 0 beat its value by 4 (2 scales); row 1 did worse (ignored); row 2 has no weight.
+    assert loss.item() == pytest.approx(-(2.0 * math.log(0.5)) / 2)
+    loss.backward()
+    assert logits.grad[0, 0, 0].item() < 0 < logits.grad[0, 0, 1].item()  # descent raises action 0 in row 0
+    assert logits.grad[0, 1].abs().sum().item() == 0.0 and logits.grad[0, 2].abs().sum().item() == 0.0

@@ -20,9 +20,16 @@ def test_off_by_default_and_logged_when_on():
     assert np.isfinite(logs["replay_value_loss"]) and logs["replay_value_loss"] >= 0.0
 
 
-def test_negative_weight_is_refused():
-    with pytest.raises(ValueError, match="replay_value_coef"):
-        JEDI("MlpPolicy", "CartPole-v1", replay_value_coef=-0.1)
+def test_self_imitation_is_off_by_default_and_logged_when_on():
+    assert "self_imitation_loss" not in _trained_model().train_actor_critic(8)
+    logs = _trained_model(self_imitation_coef=1.0).train_actor_critic(8)
+    assert np.isfinite(logs["self_imitation_loss"]) and logs["self_imitation_loss"] >= 0.0
+
+
+@pytest.mark.parametrize("name", ["replay_value_coef", "self_imitation_coef"])
+def test_negative_weights_are_refused(name):
+    with pytest.raises(ValueError, match=name):
+        JEDI("MlpPolicy", "CartPole-v1", **{name: -0.1})
 
 
 def test_the_replay_loss_teaches_the_critic_the_real_returns():
@@ -30,14 +37,14 @@ def test_the_replay_loss_teaches_the_critic_the_real_returns():
     # initial zero. Updates with the replay loss alone (imagined losses switched off) must bring the replay error down.
     model = _trained_model(replay_value_coef=1.0, learning_starts=1_000, batch_size=32)
     th.manual_seed(0)
-    before = model._replay_value_loss(256).item()
+    before = model._replay_losses(256)["replay_value_loss"].item()
     optimizer = th.optim.Adam(model.policy.actor_critic.parameters(), lr=3e-3)
     for _ in range(150):
-        loss = model._replay_value_loss(32)
+        loss = model._replay_losses(32)["replay_value_loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    after = model._replay_value_loss(256).item()
+    after = model._replay_losses(256)["replay_value_loss"].item()
     assert before > 2.0  # returns of several points against values near 0
     assert after < 0.2 * before
 
