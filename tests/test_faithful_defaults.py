@@ -55,6 +55,10 @@ def test_paper_schedule_values():
     # DIAMOND's critic learns from imagined returns only: no replay value loss for CnnPolicy or the baseline.
     assert ATARI_DEFAULTS["replay_value_coef"] == 0.0
     assert model.replay_value_coef == 0.0 and diamond.replay_value_coef == 0.0
+    # Nor does its actor learn from replay, or its collection switch to exploration episodes.
+    assert ATARI_DEFAULTS["self_imitation_coef"] == 0.0 and ATARI_DEFAULTS["exploration_episodes"] == 0.0
+    assert model.self_imitation_coef == 0.0 and diamond.self_imitation_coef == 0.0
+    assert not model.policy.actor_critic.separate_critic and not diamond.policy.actor_critic.separate_critic
 
 
 def test_first_epoch_follows_the_users_sizing():
