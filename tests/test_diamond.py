@@ -1,11 +1,11 @@
 """DIAMOND, the pixel-space baseline: it learns, saves, loads and acts like JEDI, with DIAMOND's sizes and defaults."""
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.utils import ConstantSchedule
+from toy_envs import FixedLengthEpisodes
 
 from sb3_jedi import DIAMOND, JEDI, CnnPolicy
 from sb3_jedi.diamond import DIAMOND_DEFAULTS, DIAMONDPolicy
@@ -30,20 +30,13 @@ TINY_SCHEDULE = {
 }
 
 
-class RandomFrames(gym.Env):
+class RandomFrames(FixedLengthEpisodes):
     """64x64 RGB frames (the Atari100k protocol's size), a reward for action 1, episodes of 40 steps."""
 
     observation_space = spaces.Box(0, 255, (64, 64, 3), np.uint8)
-    action_space = spaces.Discrete(4)
 
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self.observation_space.sample(), {}
-
-    def step(self, action):
-        self.t += 1
-        return self.observation_space.sample(), float(action == 1), self.t >= 40, False, {}
+    def __init__(self) -> None:
+        super().__init__(RandomFrames.observation_space, n_actions=4, length=40, reward=lambda _, action: float(action == 1))
 
 
 def params_of(model) -> dict[str, th.Tensor]:

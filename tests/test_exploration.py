@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 from tiny_settings import TINY
-from toy_envs import RandomImages
+from toy_envs import FixedLengthEpisodes, RandomImages
 
 from sb3_jedi import JEDI
 from sb3_jedi.exploration import RandomLinearPolicies
@@ -74,25 +74,14 @@ def test_random_linear_learns_end_to_end_and_saves():
     assert model._initial_explorer is not None
 
 
-class FixedLengthEpisodes(gym.Env):
-    """Vector observations, episodes of exactly 10 steps, no reward."""
-
-    observation_space = spaces.Box(-1.0, 1.0, (3,), np.float32)
-    action_space = spaces.Discrete(2)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self.observation_space.sample(), {}
-
-    def step(self, action):
-        self.t += 1
-        return self.observation_space.sample(), 0.0, False, self.t >= 10, {}
-
-
 def _explored_steps_after_the_initial_collection(fraction: float, initial: str = "random_linear") -> tuple[int, int]:
     model = JEDI(
-        "MlpPolicy", FixedLengthEpisodes(), seed=0, initial_exploration=initial, exploration_episodes=fraction, **TINY
+        "MlpPolicy",
+        FixedLengthEpisodes(spaces.Box(-1.0, 1.0, (3,), np.float32), n_actions=2, length=10, truncate=True),
+        seed=0,
+        initial_exploration=initial,
+        exploration_episodes=fraction,
+        **TINY,
     )
     explored = []
     original = model._exploration_actions

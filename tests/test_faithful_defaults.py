@@ -5,36 +5,28 @@ src/trainer.py, src/utils.py), and a run sized by the user keeps its size.
 
 import time
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
 from torch import nn
+from toy_envs import FixedLengthEpisodes
 
 from sb3_jedi import JEDI
 from sb3_jedi.diamond import DIAMOND
 from sb3_jedi.jedi import ATARI_DEFAULTS, VECTOR_DEFAULTS
 
 
-class RewardingImageEnv(gym.Env):
+class RewardingImageEnv(FixedLengthEpisodes):
     """64x64 RGB noise; reward 1 with probability 0.3 (rewards of both signs' classes), episodes of 40 steps."""
 
     def __init__(self, size: int = 64, reward_probability: float = 0.3) -> None:
-        self.observation_space = spaces.Box(0, 255, (size, size, 3), np.uint8)
-        self.action_space = spaces.Discrete(3)
-        self.reward_probability = reward_probability
-        self.t = 0
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return self.observation_space.sample(), {}
-
-    def step(self, action):
-        self.t += 1
-        reward = float(self.np_random.random() < self.reward_probability)
-        return self.observation_space.sample(), reward, self.t >= 40, False, {}
+        super().__init__(
+            spaces.Box(0, 255, (size, size, 3), np.uint8),
+            n_actions=3,
+            length=40,
+            reward=lambda rng, _: float(rng.random() < reward_probability),
+        )
 
 
 def test_paper_schedule_values():

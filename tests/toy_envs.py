@@ -1,5 +1,7 @@
 """Small gymnasium envs shared by the tests."""
 
+from collections.abc import Callable
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -45,3 +47,34 @@ class RandomImages(gym.Env):
 
     def step(self, action):
         return self.observation_space.sample(), 0.0, False, False, {}
+
+
+class FixedLengthEpisodes(gym.Env):
+    """
+    Observations sampled from ``observation_space``, episodes of exactly ``length`` steps that end terminated (or
+    truncated), and a reward from ``reward(np_random, action)`` (0 by default).
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        n_actions: int,
+        length: int,
+        truncate: bool = False,
+        reward: Callable[[np.random.Generator, int], float] | None = None,
+    ) -> None:
+        self.observation_space = observation_space
+        self.action_space = spaces.Discrete(n_actions)
+        self.length, self.truncate, self.reward = length, truncate, reward
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        self.t += 1
+        reward = 0.0 if self.reward is None else self.reward(self.np_random, action)
+        end = self.t >= self.length
+        return self.observation_space.sample(), reward, end and not self.truncate, end and self.truncate, {}
