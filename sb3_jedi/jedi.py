@@ -126,6 +126,15 @@ VECTOR_DEFAULTS: dict[str, Any] = {
     "learning_starts_reward_threshold": 0,
     "return_normalization": True,
     "target_critic_tau": 0.02,
+    # Goals that independent random actions rarely reach (Acrobot's swing-up): per-episode random linear policies find
+    # them in the initial collection, a quarter of later episodes keep exploring that way, and the actor learns from
+    # real successes directly (self-imitation) while the critic also learns real returns (replay value loss). Without
+    # them the actor collapsed onto the termination model's false positives on Acrobot (benchmarks/results/
+    # experiments/sparse_goals/README.md).
+    "initial_exploration": "random_linear",
+    "exploration_episodes": 0.25,
+    "replay_value_coef": 1.0,
+    "self_imitation_coef": 1.0,
 }
 
 

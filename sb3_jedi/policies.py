@@ -466,5 +466,6 @@ class MlpPolicy(JEDIPolicy):
     small_network_kwargs: dict[str, dict[str, Any]] = {
         "denoiser_kwargs": {"hidden_dim": 128, "n_layers": 3, "cond_dim": 64},
         "reward_end_kwargs": {"lstm_dim": 128, "hidden_dim": 128, "cond_dim": 32},
-        "actor_critic_kwargs": {"lstm_dim": 128, "hidden_sizes": (128,)},
+        # A critic of its own: its regression of returns then cannot drag the actor's features (DreamerV3).
+        "actor_critic_kwargs": {"lstm_dim": 128, "hidden_sizes": (128,), "separate_critic": True},
     }
