@@ -45,9 +45,9 @@ class ActorCriticNetwork(nn.Module):
     :param downsample: whether to 2x max-pool after each conv stage (3-D states only); ``None`` pools
         while the feature map is larger than 4x4
     :param hidden_sizes: widths of the MLP trunk (1-D states only)
-    :param separate_critic: give the critic its own trunk and LSTM (DreamerV3) instead of sharing the actor's (DIAMOND):
-        the critic's regression errors then cannot move the actor's features. The recurrent state ``(h, c)`` holds
-        both LSTMs' states side by side (width ``2 * lstm_dim``)
+    :param separate_critic: give the critic its own trunk and LSTM (DreamerV3; the default of ``MlpPolicy``) instead of
+        sharing the actor's (DIAMOND, ``CnnPolicy``): the critic's regression errors then cannot move the actor's
+        features. The recurrent state ``(h, c)`` holds both LSTMs' states side by side (width ``2 * lstm_dim``)
     """
 
     feature_shape: tuple[int, ...]  # shape of the trunk's output: (C, H, W) feature map or (D,)

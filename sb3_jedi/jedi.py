@@ -43,7 +43,15 @@ from sb3_jedi.actor_critic_loss import actor_critic_loss, replay_lambda_returns,
 from sb3_jedi.buffers import EpisodeReplayBuffer
 from sb3_jedi.exploration import INITIAL_EXPLORATIONS, RandomLinearPolicies
 from sb3_jedi.imagination import imagine, replay_values
-from sb3_jedi.policies import CnnPolicy, JEDIPolicy, MlpPolicy, check_spaces, fill_saved_policy_kwargs, with_reward_head
+from sb3_jedi.policies import (
+    CnnPolicy,
+    JEDIPolicy,
+    MlpPolicy,
+    check_spaces,
+    fill_saved_policy_kwargs,
+    with_critic_layout,
+    with_reward_head,
+)
 from sb3_jedi.save_util import CHECKPOINT_FORMAT_VERSION, check_jedi_checkpoint
 from sb3_jedi.version import __version__
 
@@ -118,8 +126,9 @@ VECTOR_DEFAULTS: dict[str, Any] = {
     "gradient_steps": 20,
     # No training-only epochs at the end: the small models keep pace with the data.
     "final_epochs": 0,
-    # A small value loss keeps the critic's large regression errors (returns up to 1 / (1 - gamma)) from swamping the
-    # LSTM trunk the actor shares; with the DIAMOND weight of 1 CartPole reached 500 and collapsed.
+    # A small value loss kept the critic's large regression errors (returns up to 1 / (1 - gamma)) from swamping the
+    # LSTM trunk the actor shared; with the DIAMOND weight of 1 CartPole reached 500 and collapsed. The critic now has
+    # its own trunk; the weight stays at the value the runs of these defaults measured.
     "value_coef": 0.1,
     "sample_reward_end": False,
     # No extra random steps: the reward model of a vector task needs no rewards of another sign to start.
@@ -135,6 +144,16 @@ VECTOR_DEFAULTS: dict[str, Any] = {
     "exploration_episodes": 0.25,
     "replay_value_coef": 1.0,
     "self_imitation_coef": 1.0,
+}
+
+
+# What models saved before these hyper-parameters existed were trained with (DIAMOND's behaviour): loading such a file
+# fills them in with these values rather than with the policy's defaults of today.
+SAVED_HYPERPARAMETERS: dict[str, Any] = {
+    "initial_exploration": "uniform",
+    "exploration_episodes": 0.0,
+    "replay_value_coef": 0.0,
+    "self_imitation_coef": 0.0,
 }
 
 
@@ -159,7 +178,9 @@ class JEDI(OffPolicyAlgorithm):
     Asymmetry in Model-Based RL, arXiv 2505.19698), following DIAMOND (Alonso et al., NeurIPS 2024).
 
     Arguments left to ``None`` take the policy's defaults: the paper's Atari100k setting for ``CnnPolicy``
-    (:data:`ATARI_DEFAULTS`) and small, fast settings for ``MlpPolicy`` (:data:`VECTOR_DEFAULTS`).
+    (:data:`ATARI_DEFAULTS`) and small, fast settings for ``MlpPolicy`` (:data:`VECTOR_DEFAULTS`), which also explore
+    with random linear policies and learn from real replay (a separate critic with a replay value loss, and
+    self-imitation) so that goals random actions rarely reach are learnt; ``CnnPolicy`` keeps DIAMOND's behaviour.
 
     :param policy: ``"CnnPolicy"``, ``"MlpPolicy"`` or a :class:`~sb3_jedi.policies.JEDIPolicy` subclass
     :param env: the environment to learn from (if registered in Gym, can be str)
@@ -186,12 +207,14 @@ class JEDI(OffPolicyAlgorithm):
         ``None``: twice ``learning_starts`` (DIAMOND: 5k to 10k)
     :param learning_starts_reward_threshold: rewards whose sign is not the most common one needed to end the initial
         collection before ``learning_starts_max`` (DIAMOND: 10; ``MlpPolicy``: 0, no extra random steps)
-    :param initial_exploration: actions of the initial collection: ``"uniform"`` (DIAMOND: independent uniformly random
-        actions) or ``"random_linear"`` (vector observations: a random linear softmax policy over standardised
-        observations, drawn anew for every episode, :class:`~sb3_jedi.exploration.RandomLinearPolicies`; reaches goals
-        that need coordinated actions, such as Acrobot's swing-up, far more often)
+    :param initial_exploration: actions of the initial collection: ``"uniform"`` (DIAMOND, ``CnnPolicy``: independent
+        uniformly random actions) or ``"random_linear"`` (``MlpPolicy``; vector observations only: a random linear
+        softmax policy over standardised observations, drawn anew for every episode,
+        :class:`~sb3_jedi.exploration.RandomLinearPolicies`; reaches goals that need coordinated actions, such as
+        Acrobot's swing-up, far more often)
     :param exploration_episodes: probability that an episode started after the initial collection is acted by the
-        initial collection's policy (``initial_exploration``) rather than by the actor (DIAMOND: 0). The world model
+        initial collection's policy (``initial_exploration``) rather than by the actor (DIAMOND, ``CnnPolicy``: 0;
+        ``MlpPolicy``: 0.25). The world model
         and the critic's replay loss keep seeing states the actor no longer reaches, such as a goal it has not yet
         learnt to reach; the actor learns from these episodes through the world model (and, with
         ``self_imitation_coef``, by imitating their successes), and evaluation uses the actor alone
@@ -223,11 +246,12 @@ class JEDI(OffPolicyAlgorithm):
     :param replay_value_coef: weight, relative to the imagined value loss, of a second value loss on real replay
         segments: the critic regresses the TD(lambda) returns of the stored rewards and terminations (DreamerV3's
         replay value loss, weight 0.3 there), so that what really ended an episode reaches the values even where the
-        termination model misses it; 0 (paper, ``CnnPolicy``): imagined returns only
+        termination model misses it; 0 (paper, ``CnnPolicy``): imagined returns only; ``MlpPolicy``: 1
     :param self_imitation_coef: weight of a self-imitation loss on the same real replay segments (Oh et al., 2018): the
         actor raises the probability of the stored actions whose TD(lambda) return beat the critic's value, in units of
         the return scale. Real successes, such as an exploration episode that reached a goal, then teach the actor
-        directly, not only through imagination; 0 (paper, ``CnnPolicy``): the actor learns in imagination only
+        directly, not only through imagination; 0 (paper, ``CnnPolicy``): the actor learns in imagination only;
+        ``MlpPolicy``: 1
     :param max_nonfinite_updates: an update whose loss or gradient norm is NaN or infinite is skipped (no optimiser
         step) and counted in ``train/nonfinite_updates``; after this many consecutive skipped updates of one component
         (world model or actor-critic) training stops with :class:`NonFiniteError`
@@ -388,7 +412,7 @@ class JEDI(OffPolicyAlgorithm):
         self.max_nonfinite_updates = max_nonfinite_updates
         self.wm_log_interval = wm_log_interval
         self._validate_hyperparameters()
-        if self.initial_exploration == "random_linear" and self.observation_space is not None:
+        if self.initial_exploration == "random_linear" and getattr(self, "observation_space", None) is not None:
             # Fails now, with a message saying what to use instead, rather than at the first step of learn.
             RandomLinearPolicies(self.observation_space, self.action_space, 1, np.random.default_rng(0))
         # Plain JSON values in the saved ``data``: JEDI.load checks them before unpickling anything (save_util.py).
@@ -496,13 +520,15 @@ class JEDI(OffPolicyAlgorithm):
             **self.replay_buffer_kwargs,
         )
         if self.__dict__.pop("_loading_saved_model", False):
-            # Models saved before the reward head was an option name none: they were trained with the sign head.
+            # Models saved before the reward head and the critic layout were options name neither: they were trained
+            # with the sign head and a critic sharing the actor's trunk.
             self.policy_kwargs = fill_saved_policy_kwargs(self.policy_kwargs)
         self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space, self.action_space, self.lr_schedule, **self.policy_kwargs
         )
-        # Saved with the model, so that loading rebuilds this head whatever the policy's default is then.
+        # Saved with the model, so that loading rebuilds this head and this critic whatever the policy's defaults are then.
         self.policy_kwargs = with_reward_head(self.policy_kwargs, self.policy.reward_end_kwargs["reward_head"])
+        self.policy_kwargs = with_critic_layout(self.policy_kwargs, self.policy.actor_critic.separate_critic)
         self.policy = self.policy.to(self.device)
         self._convert_train_freq()
 
@@ -544,7 +570,11 @@ class JEDI(OffPolicyAlgorithm):
         :param kwargs: attributes to set on the loaded model
         :return: the loaded model
         """
-        check_jedi_checkpoint(path, expected_algorithm=cls.__name__)
+        saved = check_jedi_checkpoint(path, expected_algorithm=cls.__name__)["data"]
+        # Hyper-parameters a file from an older version lacks take the values it was trained with, not today's defaults.
+        for name, value in SAVED_HYPERPARAMETERS.items():
+            if name not in saved:
+                kwargs.setdefault(name, value)
         try:
             model = super().load(
                 path,

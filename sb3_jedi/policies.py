@@ -29,6 +29,7 @@ from sb3_jedi.world_model.world_model import LatentWorldModel, WorldModel
 
 __all__ = [
     "SAVED_REWARD_HEAD",
+    "SAVED_SEPARATE_CRITIC",
     "WEIGHT_DECAY_MODULES",
     "CnnPolicy",
     "JEDIPolicy",
@@ -38,6 +39,7 @@ __all__ = [
     "fill_saved_policy_kwargs",
     "no_weight_decay_parameters",
     "split_weight_decay",
+    "with_critic_layout",
     "with_reward_head",
 ]
 
@@ -93,6 +95,8 @@ def check_spaces(observation_space: spaces.Space, action_space: spaces.Space, im
 
 # The reward head of models saved before the head was an option: every policy predicted sign(r) then.
 SAVED_REWARD_HEAD = "sign"
+# The critic layout of models saved before it was an option: the critic shared the actor's trunk and LSTM then.
+SAVED_SEPARATE_CRITIC = False
 
 
 def with_reward_head(policy_kwargs: dict[str, Any], reward_head: str) -> dict[str, Any]:
@@ -107,16 +111,31 @@ def with_reward_head(policy_kwargs: dict[str, Any], reward_head: str) -> dict[st
     return {**policy_kwargs, "reward_end_kwargs": reward_end_kwargs}
 
 
+def with_critic_layout(policy_kwargs: dict[str, Any], separate_critic: bool) -> dict[str, Any]:
+    """
+    A copy of ``policy_kwargs`` whose ``actor_critic_kwargs`` say whether the critic has its own trunk:
+    ``separate_critic`` unless they say so already.
+
+    :param policy_kwargs: keyword arguments of a policy (left unchanged)
+    :param separate_critic: the layout to name where none is
+    :return: the completed copy
+    """
+    actor_critic_kwargs = {"separate_critic": separate_critic, **(policy_kwargs.get("actor_critic_kwargs") or {})}
+    return {**policy_kwargs, "actor_critic_kwargs": actor_critic_kwargs}
+
+
 def fill_saved_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
     """
-    The ``policy_kwargs`` of a saved model, completed with what models saved by older versions leave out: their reward
-    head, :data:`SAVED_REWARD_HEAD` (``"sign"``), whatever the policy's default is now (``MlpPolicy``'s is
-    ``"symlog_twohot"``), so that the weights they saved fit the networks built for them.
+    The ``policy_kwargs`` of a saved model, completed with what models saved by older versions leave out, whatever the
+    policy's defaults are now, so that the weights they saved fit the networks built for them: their reward head,
+    :data:`SAVED_REWARD_HEAD` (``"sign"``; ``MlpPolicy``'s default is now ``"symlog_twohot"``), and their critic
+    layout, :data:`SAVED_SEPARATE_CRITIC` (a trunk shared with the actor; ``MlpPolicy``'s default is now a critic of
+    its own).
 
     :param policy_kwargs: the saved keyword arguments of the policy (left unchanged)
     :return: the completed copy
     """
-    return with_reward_head(policy_kwargs, SAVED_REWARD_HEAD)
+    return with_critic_layout(with_reward_head(policy_kwargs, SAVED_REWARD_HEAD), SAVED_SEPARATE_CRITIC)
 
 
 # Modules whose weights are decayed (DIAMOND's configure_opt, after minGPT); everything else, and every bias, is not:

@@ -91,3 +91,15 @@ def test_other_algorithms_zips_are_recognised(tmp_path, capsys, algorithm, env_i
     assert main(["evaluate", str(path), "--env", env_id]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sb3-jedi evaluate: error: ") and f"saved by {name}" in err and f"{name}.load(path)" in err
+
+
+def test_the_documented_diamond_behaviour_for_vector_observations_switches_every_option_off():
+    can_i_use = (DOCS / "can-i-use.md").read_text()
+    section = can_i_use[can_i_use.index("## Goals that random actions rarely reach") :]
+    code = section[section.index("```python") + len("```python") : section.index("```", section.index("```python") + 9)]
+    namespace: dict = {"JEDI": JEDI}
+    exec(code, namespace)
+    model = namespace["model"]
+    assert (model.initial_exploration, model.exploration_episodes) == ("uniform", 0.0)
+    assert (model.replay_value_coef, model.self_imitation_coef) == (0.0, 0.0)
+    assert not model.policy.actor_critic.separate_critic

@@ -51,9 +51,10 @@ def test_actions_depend_on_the_state_in_any_units():
     assert abs(np.mean(actions) - np.mean(flipped)) > 0.2  # opposite states, different action distributions
 
 
-def test_defaults_collect_uniformly_as_diamond():
+def test_cnn_policy_collects_uniformly_as_diamond_and_mlp_policy_with_random_linear_policies():
     assert JEDI("CnnPolicy", RandomImages((64, 64, 3)), _init_setup_model=False).initial_exploration == "uniform"
-    assert JEDI("MlpPolicy", "CartPole-v1", _init_setup_model=False).initial_exploration == "uniform"
+    mlp = JEDI("MlpPolicy", "CartPole-v1", _init_setup_model=False)
+    assert mlp.initial_exploration == "random_linear" and mlp.exploration_episodes == 0.25
 
 
 @pytest.mark.parametrize("mode", ["gaussian", "Uniform"])

@@ -53,6 +53,16 @@ def test_paper_schedule_values():
     assert not model.policy.actor_critic.separate_critic and not diamond.policy.actor_critic.separate_critic
 
 
+def test_mlp_policy_defaults_for_goals_that_random_actions_rarely_reach():
+    # Not DIAMOND's: the options with which Acrobot learnt (benchmarks/results/experiments/sparse_goals/README.md).
+    model = JEDI("MlpPolicy", "CartPole-v1")
+    assert (model.initial_exploration, model.exploration_episodes) == ("random_linear", 0.25)
+    assert (model.replay_value_coef, model.self_imitation_coef) == (1.0, 1.0)
+    assert model.policy.actor_critic.separate_critic
+    # Saved explicitly, so that a later change of default cannot rebuild another network on load.
+    assert model.policy_kwargs["actor_critic_kwargs"]["separate_critic"] is True
+
+
 def test_first_epoch_follows_the_users_sizing():
     model = JEDI("MlpPolicy", "CartPole-v1", gradient_steps=8, actor_critic_gradient_steps=4)
     assert model.first_epoch_steps(8) == (200, 50)  # DIAMOND's ratios: 25x and 12.5x
@@ -215,8 +225,13 @@ def test_each_model_draws_its_segments_as_diamond(monkeypatch):
     model.train_world_model(8)
     model.train_actor_critic(8)
     # Denoiser: 4 + 2 frames, padded before the start; reward/end: 4 + 15 frames running past episode ends;
-    # imagination burn-in: 4 frames that all carry an action (never an episode's final frame).
-    assert calls == [(6, False, False), (19, True, False), (4, False, True)]
+    # imagination burn-in: 4 frames that all carry an action (never an episode's final frame); then MlpPolicy's own
+    # replay pass (replay value and self-imitation losses): 4 + 15 frames running past episode ends as reward/end's.
+    assert calls == [(6, False, False), (19, True, False), (4, False, True), (19, True, False)]
+    calls.clear()
+    model.replay_value_coef = model.self_imitation_coef = 0.0  # DIAMOND's actor-critic: imagination only
+    model.train_actor_critic(8)
+    assert calls == [(4, False, True)]
 
 
 def test_initial_collection_with_epochs_of_whole_episodes():
