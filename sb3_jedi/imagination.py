@@ -15,7 +15,7 @@ from sb3_jedi.actor_critic import ActorCriticNetwork
 from sb3_jedi.buffers import SegmentBatch
 from sb3_jedi.world_model.world_model import WorldModel
 
-__all__ = ["ImaginedTrajectory", "burn_in", "imagine", "replay_values"]
+__all__ = ["ImaginedTrajectory", "burn_in", "imagine", "replay_values", "unroll"]
 
 
 @dataclass
@@ -142,6 +142,25 @@ def imagine(
     )
 
 
+def unroll(
+    actor_critic: nn.Module, states: th.Tensor, hidden: tuple[th.Tensor, th.Tensor] | None = None
+) -> tuple[th.Tensor, th.Tensor]:
+    """
+    Step an actor-critic through a sequence of given states (real or imagined), carrying its LSTM state.
+
+    :param actor_critic: the network to step
+    :param states: (B, T, *state_shape)
+    :param hidden: the LSTM state before the first state; ``None``: zeros
+    :return: (B, T, n_actions) action logits and (B, T) values
+    """
+    logits, values = [], []
+    for t in range(states.shape[1]):
+        step_logits, value, hidden = actor_critic(states[:, t], hidden)
+        logits.append(step_logits)
+        values.append(value)
+    return th.stack(logits, dim=1), th.stack(values, dim=1)
+
+
 @th.no_grad()
 def replay_values(actor_critic: nn.Module, trajectory: ImaginedTrajectory) -> th.Tensor:
     """
@@ -153,9 +172,4 @@ def replay_values(actor_critic: nn.Module, trajectory: ImaginedTrajectory) -> th
     :param trajectory: an imagined trajectory
     :return: (B, H + 1) values of states 0..H
     """
-    hidden = trajectory.start_hidden
-    values = []
-    for t in range(trajectory.states.shape[1]):
-        _, value, hidden = actor_critic(trajectory.states[:, t], hidden)
-        values.append(value)
-    return th.stack(values, dim=1)
+    return unroll(actor_critic, trajectory.states, trajectory.start_hidden)[1]

@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 from sb3_jedi.actor_critic_loss import actor_critic_loss, replay_lambda_returns, replay_value_loss, self_imitation_loss
 from sb3_jedi.buffers import EpisodeReplayBuffer
 from sb3_jedi.exploration import INITIAL_EXPLORATIONS, RandomLinearPolicies
-from sb3_jedi.imagination import imagine, replay_values
+from sb3_jedi.imagination import imagine, replay_values, unroll
 from sb3_jedi.policies import (
     CnnPolicy,
     JEDIPolicy,
@@ -1036,21 +1036,10 @@ class JEDI(OffPolicyAlgorithm):
         )
         with th.no_grad():
             states = world_model.encode_segments(batch)
-        hidden = None
-        logits, values = [], []
-        for t in range(states.shape[1]):
-            step_logits, value, hidden = actor_critic(states[:, t], hidden)
-            logits.append(step_logits)
-            values.append(value)
-        online = th.stack(values, dim=1)
+        logits, online = unroll(actor_critic, states)
         if self.target_critic_tau is not None:
             with th.no_grad():
-                hidden = None
-                target_values = []
-                for t in range(states.shape[1]):
-                    _, value, hidden = policy.actor_critic_target(states[:, t], hidden)
-                    target_values.append(value)
-                bootstrap = th.stack(target_values, dim=1)
+                bootstrap = unroll(policy.actor_critic_target, states)[1]
         else:
             bootstrap = online.detach()
         rewards = world_model.reward_target(batch.rewards)
@@ -1058,7 +1047,7 @@ class JEDI(OffPolicyAlgorithm):
         weights = batch.has_action.clone()
         weights[:, :burn_in] = False
         weights[:, -1] = False
-        log_probs = th.log_softmax(th.stack(logits, dim=1), dim=-1).gather(-1, batch.actions[..., None]).squeeze(-1)
+        log_probs = th.log_softmax(logits, dim=-1).gather(-1, batch.actions[..., None]).squeeze(-1)
         scale = policy.return_scaler.scale if self.return_normalization else th.ones(())
         return {
             "replay_value_loss": replay_value_loss(online, returns, weights),
