@@ -10,7 +10,11 @@ EXPERIMENTS = ROOT / "benchmarks" / "results" / "experiments" / "sparse_goals"
 
 
 def _means(name: str) -> dict[int, float]:
-    record = json.loads((EXPERIMENTS / f"{name}.json").read_text())
+    return _means_in("sparse_goals", name)
+
+
+def _means_in(folder: str, name: str) -> dict[int, float]:
+    record = json.loads((EXPERIMENTS.parent / folder / f"{name}.json").read_text())
     return {point["steps"]: point["mean"] for point in record["curve"]}
 
 
@@ -38,3 +42,17 @@ def test_the_experiment_table_quotes_every_runs_last_evaluation():
             assert f"-500 up to {last:,}" in table
         else:
             assert f"{means[last]:.1f} at {last:,}" in table
+
+
+def test_the_untuned_checks_are_quoted_from_their_records():
+    acrobot = _means_in("untuned", "Acrobot-v1_MlpPolicy_seed3")
+    mountain_car = _means_in("untuned", "MountainCar-v0_MlpPolicy_seed0")
+    readme = _text("README.md")
+    assert f"Acrobot-v1 seed 3 scored {acrobot[30_000]:.1f} at 30k steps" in readme
+    best = max(mountain_car.values())
+    quoted = f"(best {best:.1f} at {max(mountain_car, key=mountain_car.get) // 1000}k) but ended at {mountain_car[30_000]:.1f}"
+    assert quoted in readme
+    assert quoted in _text("docs/can-i-use.md")
+    table = _text("benchmarks/results/experiments/untuned/README.md")
+    for means in (acrobot, mountain_car):
+        assert ", ".join(f"{means[steps]:.1f}" for steps in sorted(means) if steps >= 10_000) in table
