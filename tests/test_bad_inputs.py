@@ -6,7 +6,6 @@ from another batch size.)
 """
 
 import io
-import json
 import pickle
 import zipfile
 
@@ -15,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium import spaces
+from saved_models import rewrite_zip
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.env_util import make_vec_env
 
@@ -93,20 +93,6 @@ def jedi_zip(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("models") / "jedi.zip"
     JEDI("MlpPolicy", "CartPole-v1", device="cpu").save(path)
     return str(path)
-
-
-def rewrite_zip(source: str, target, edit_data=None, drop: tuple[str, ...] = ()) -> None:
-    """Copy a model zip, editing its JSON ``data`` and leaving out some entries."""
-    with zipfile.ZipFile(source) as archive_in, zipfile.ZipFile(target, "w") as archive_out:
-        for name in archive_in.namelist():
-            if name in drop:
-                continue
-            content = archive_in.read(name)
-            if name == "data" and edit_data is not None:
-                data = json.loads(content)
-                edit_data(data)
-                content = json.dumps(data).encode()
-            archive_out.writestr(name, content)
 
 
 def test_a_valid_file_is_described_without_unpickling(jedi_zip, monkeypatch):

@@ -1,11 +1,9 @@
 """Options of the critic: a replay value loss on real segments, and a critic with its own trunk and LSTM."""
 
-import json
-import zipfile
-
 import numpy as np
 import pytest
 import torch as th
+from saved_models import rewrite_zip
 from tiny_settings import TINY
 
 from sb3_jedi import JEDI
@@ -73,34 +71,27 @@ def test_a_separate_critic_learns_predicts_and_reloads(tmp_path):
     np.testing.assert_array_equal(actions, again)
 
 
-def _rewrite_as_saved_before_the_options(path) -> None:
-    """Rewrite a saved model's ``data`` as an older version wrote it: no critic layout and none of the replay or
+def _as_saved_before_the_options(data: dict) -> None:
+    """Edit a saved model's ``data`` as an older version wrote it: no critic layout and none of the replay or
     exploration-episode hyper-parameters (their initial exploration was always uniform)."""
-    with zipfile.ZipFile(path) as archive:
-        entries = {name: archive.read(name) for name in archive.namelist()}
-    data = json.loads(entries["data"])
     assert data["policy_kwargs"]["actor_critic_kwargs"].pop("separate_critic") is False
     for name in ("initial_exploration", "exploration_episodes", "replay_value_coef", "self_imitation_coef"):
         del data[name]
-    entries["data"] = json.dumps(data).encode()
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, content in entries.items():
-            archive.writestr(name, content)
 
 
 def test_models_saved_before_the_options_load_as_they_were_trained(tmp_path):
     old_behaviour = {"initial_exploration": "uniform", "exploration_episodes": 0.0, **OFF}
     shared = {"actor_critic_kwargs": {"separate_critic": False}}
     model = JEDI("MlpPolicy", "CartPole-v1", seed=0, policy_kwargs=shared, **{**TINY, **old_behaviour})
-    model.save(tmp_path / "old.zip")
-    _rewrite_as_saved_before_the_options(tmp_path / "old.zip")
+    model.save(tmp_path / "new.zip")
+    rewrite_zip(tmp_path / "new.zip", tmp_path / "old.zip", edit_data=_as_saved_before_the_options)
     loaded = JEDI.load(tmp_path / "old.zip")  # today's defaults would build a separate critic its weights do not fit
     assert not loaded.policy.actor_critic.separate_critic
     assert {name: getattr(loaded, name) for name in old_behaviour} == old_behaviour
     for name, value in model.policy.state_dict().items():
         assert th.equal(loaded.policy.state_dict()[name], value), name
     # A file of this version keeps what it was trained with, defaults included.
-    JEDI("MlpPolicy", "CartPole-v1", seed=0, **TINY).save(tmp_path / "new.zip")
-    new = JEDI.load(tmp_path / "new.zip")
+    JEDI("MlpPolicy", "CartPole-v1", seed=0, **TINY).save(tmp_path / "defaults.zip")
+    new = JEDI.load(tmp_path / "defaults.zip")
     assert new.policy.actor_critic.separate_critic and (new.self_imitation_coef, new.exploration_episodes) == (1.0, 0.25)
     assert new.initial_exploration == "random_linear"
