@@ -214,10 +214,9 @@ class JEDI(OffPolicyAlgorithm):
         Acrobot's swing-up, far more often)
     :param exploration_episodes: probability that an episode started after the initial collection is acted by the
         initial collection's policy (``initial_exploration``) rather than by the actor (DIAMOND, ``CnnPolicy``: 0;
-        ``MlpPolicy``: 0.25). The world model
-        and the critic's replay loss keep seeing states the actor no longer reaches, such as a goal it has not yet
-        learnt to reach; the actor learns from these episodes through the world model (and, with
-        ``self_imitation_coef``, by imitating their successes), and evaluation uses the actor alone
+        ``MlpPolicy``: 0.25). The world model and the critic's replay loss keep seeing states the actor no longer
+        reaches, such as a goal it has not yet learnt to reach; the actor learns from these episodes through the world
+        model (and, with ``self_imitation_coef``, by imitating their successes), and evaluation uses the actor alone
     :param final_epochs: training-only epochs (no collection) run when ``learn`` reaches ``total_timesteps``;
         ``None``: 5% of the run's epochs (``total_timesteps / train_freq``), i.e. DIAMOND's 50 for a 100k-step run
         (``MlpPolicy``: 0). They run at the end of every ``learn`` call that reaches its
