@@ -4,13 +4,15 @@ It learns, as the README says (slow; run with ``pytest -m slow``): every task of
 preset), learnt with the default hyper-parameters under the records' protocol (``benchmarks/learning_curve.py``: one
 torch thread, 10 deterministic evaluation episodes on an env seeded ``10_000 + seed``).
 
-Each run must reach the task's goal. Where the README's table holds a record of the same seed with the defaults that
-met the goal, the run must also come within 1% of the record's final mean (the README says 500, the test asks 495).
+Each run must reach the task's goal, and its milestones on the way (LunarLander: DQN's mean at 50k steps too).
+Where the README's table holds a record of the same seed with the defaults that met the goal, the run must also come
+within 1% of the record's final mean (the README says 500, the test asks 495).
 The seeds are the table's (0, 1, 2) and two the defaults were never tuned on (3, 4). Tasks whose recorded runs do not
 all meet the goal are expected to fail (``xfail``, not strict) until they do: the README says so beside its table.
 """
 
 import importlib.util
+import math
 import sys
 from pathlib import Path
 
@@ -70,11 +72,13 @@ def test_claims_are_read_from_the_readme_records():
 def test_task_learns_with_default_hyperparameters(task_name, seed):
     task = learning_results.TASKS[task_name]
     learning_curve = _load("learning_curve")
+    # Evaluated at the end and at each milestone (LunarLander: 50k of 100k steps), whose steps divide the run's.
+    eval_every = math.gcd(task.steps, *(steps for steps, _ in task.milestones))
     record = learning_curve.run(
         task.env_id,
         seed,
         task.steps,
-        eval_every=task.steps,
+        eval_every=eval_every,
         eval_episodes=10,
         kwargs={},
         pixels=task.pixels,
@@ -82,6 +86,9 @@ def test_task_learns_with_default_hyperparameters(task_name, seed):
     )
     mean = record["final_mean"]
     print(f"{task_name} seed {seed}: mean return {mean:.1f} after {task.steps} env steps, {record['train_minutes']:.1f} min")
+    for milestone in learning_results.milestone_results(record["curve"], task.milestones):
+        print(f"  at {milestone['steps']} env steps: {milestone['mean']} (goal {milestone['goal']})")
+        assert milestone["met"]
     assert mean >= task.goal
     claimed = _claimed_final_mean(task_name, seed)
     if claimed is not None:
