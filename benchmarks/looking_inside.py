@@ -7,6 +7,7 @@ against real termination rates over training; then save, as PNG, the open-loop m
     python benchmarks/looking_inside.py --env CartPole-v1 --steps 10000 --log-interval 5
     python benchmarks/looking_inside.py --atari Pong --steps 3000 --log-interval 2 --kwargs '{"learning_starts": 1000}'
     python benchmarks/looking_inside.py --atari Pong --preset cpu --steps 6000 --log-interval 5 --dream-frames 6
+    python benchmarks/looking_inside.py --env CartPole-v1 --pixels 64 --preset cpu --steps 15000 --dream-frames 8
 
 Writes ``docs/images/looking_inside_<name>_scalars.png``, ``docs/images/looking_inside_<name>_open_loop.png`` and
 ``benchmarks/results/looking_inside_<name>.json`` (the plotted series, with the commit, settings and minutes); with
@@ -151,6 +152,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="CartPole-v1", help="a gymnasium vector-observation task (MlpPolicy)")
     parser.add_argument("--atari", default=None, help="an Atari game (CnnPolicy, Atari100k protocol) instead of --env")
+    parser.add_argument(
+        "--pixels", type=int, default=None, help="learn --env from SIZE x SIZE rendered frames (CnnPolicy, make_pixel_env)"
+    )
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--log-interval", type=int, default=5, help="epochs between diagnostics")
     parser.add_argument("--seed", type=int, default=0)
@@ -166,6 +170,11 @@ def main() -> None:
         from sb3_jedi.envs import make_atari100k_env
 
         name, policy, env = args.atari, "CnnPolicy", make_atari100k_env(args.atari, seed=args.seed)
+    elif args.pixels is not None:
+        from sb3_jedi.envs import make_pixel_env
+
+        name, policy = f"{args.env}_pixels{args.pixels}", "CnnPolicy"
+        env = make_pixel_env(args.env, size=args.pixels, seed=args.seed)
     else:
         name, policy, env = args.env, "MlpPolicy", make_vec_env(args.env, n_envs=1, seed=args.seed)
     model = JEDI(policy, env, seed=args.seed, wm_log_interval=args.log_interval, **settings)
@@ -188,6 +197,7 @@ def main() -> None:
     record = {
         "env": name,
         "policy": policy,
+        "pixels": args.pixels,
         "seed": args.seed,
         "steps": args.steps,
         "log_interval_epochs": args.log_interval,

@@ -56,3 +56,15 @@ def test_the_untuned_checks_are_quoted_from_their_records():
     table = _text("benchmarks/results/experiments/untuned/README.md")
     for means in (acrobot, mountain_car):
         assert ", ".join(f"{means[steps]:.1f}" for steps in sorted(means) if steps >= 10_000) in table
+
+
+PIXEL_RUNS = ["cpu_preset", "lr1e-3", "lr1e-3_stabilised"]
+
+
+@pytest.mark.parametrize("run", PIXEL_RUNS)
+def test_the_pixel_cartpole_table_quotes_each_runs_curve(run):
+    means = _means_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}")
+    table = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    row = f"`CartPole-v1_CnnPolicy_{run}.json`"
+    assert row in table
+    assert ", ".join(f"{means[steps]:.1f}" for steps in sorted(means)) in table.split(row, 1)[1].split("|")[2]
