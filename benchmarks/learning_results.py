@@ -24,7 +24,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +55,18 @@ class Task:
     # Goals on the way, as (env steps, mean return to reach there): a run meets the task's goal only if its evaluation
     # at each of these steps reached that mean too.
     milestones: tuple[tuple[int, float], ...] = ()
+    # A variant of a task: JEDI keyword arguments on top of the defaults, and the name its records carry
+    # (``<env>_<policy>_<variant>_seed<seed>.json``). Variants are comparisons, not claims: the slow tests leave them out.
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    variant: str = ""
 
     def record_path(self, seed: int) -> Path:
-        return RECORDS / f"{self.env_id}_{self.policy}_seed{seed}.json"
+        return RECORDS / f"{self.record_stem}_seed{seed}.json"
+
+    @property
+    def record_stem(self) -> str:
+        """The records' name before ``_seed<seed>.json``: ``<env>_<policy>``, then ``_<variant>`` for a variant."""
+        return f"{self.env_id}_{self.policy}" + (f"_{self.variant}" if self.variant else "")
 
     def baseline_record_path(self, algo: str, seed: int) -> Path:
         """Where baseline_curve.py's ``record_name`` puts the record (pixel runs: ``CnnPolicy<size>``)."""
@@ -81,6 +90,18 @@ TASKS: dict[str, Task] = {
     ),
     "LunarLander-v3": Task(
         "LunarLander-v3", "MlpPolicy", 100_000, goal=142.8, baselines=("DQN",), eval_every=10_000, milestones=((50_000, 84.3),)
+    ),
+    # The same with the sign reward head of DIAMOND and CnnPolicy: what predicting the rewards' sizes is worth there.
+    "LunarLander-v3, sign rewards": Task(
+        "LunarLander-v3",
+        "MlpPolicy",
+        100_000,
+        goal=142.8,
+        baselines=("DQN",),
+        eval_every=10_000,
+        milestones=((50_000, 84.3),),
+        kwargs={"policy_kwargs": {"reward_end_kwargs": {"reward_head": "sign"}}},
+        variant="sign_rewards",
     ),
 }
 
@@ -112,6 +133,7 @@ def run_all(task_names: list[str], seeds: list[int] | None, jobs: int, force: bo
                         *("--eval-every", str(task.eval_every), "--json", str(task.record_path(seed))),
                         *(("--pixels", str(task.pixels)) if task.pixels is not None else ()),
                         *(("--preset", task.preset) if task.preset is not None else ()),
+                        *(("--kwargs", json.dumps(task.kwargs)) if task.kwargs else ()),
                     ]
                 )
     _run_commands(commands, jobs)
@@ -203,7 +225,7 @@ def collect() -> dict[str, Any]:
     """Read every record of :data:`TASKS` and of their baselines into one results dict (runs in seed order)."""
     results: dict[str, Any] = {"tasks": {}}
     for name, task in TASKS.items():
-        runs = _read_records(sorted(RECORDS.glob(f"{task.env_id}_{task.policy}_seed*.json")))
+        runs = _read_records(sorted(RECORDS.glob(f"{task.record_stem}_seed*.json")))
         results["tasks"][name] = {
             "env": task.env_id,
             "policy": task.policy,

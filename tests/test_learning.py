@@ -50,6 +50,8 @@ def _claimed_final_mean(task_name: str, seed: int) -> float | None:
 def _cases() -> list:
     cases = []
     for name, task in learning_results.TASKS.items():
+        if task.variant:
+            continue  # a comparison (e.g. LunarLander with sign rewards), not a claim
         summaries = RESULTS["tasks"][name]["summary"]
         met = bool(summaries) and all(summary["goal_met"] for summary in summaries)
         marks = (

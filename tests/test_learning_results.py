@@ -104,6 +104,23 @@ def test_baseline_runs_are_planned_one_per_task_algorithm_and_seed(monkeypatch, 
     assert pixel_command[pixel_command.index("--json") + 1].endswith("dqn_CartPole-v1_CnnPolicy64_seed1.json")
 
 
+def test_a_variant_runs_with_its_keyword_arguments_into_records_of_its_own(monkeypatch, tmp_path):
+    commands = []
+    monkeypatch.setattr(learning_results, "RECORDS", tmp_path)
+    monkeypatch.setattr(learning_results, "_run_commands", lambda planned, jobs: commands.extend(planned))
+    (tmp_path / "LunarLander-v3_MlpPolicy_seed0.json").write_text("{}")  # the default task's record: not the variant's
+    learning_results.run_all(["LunarLander-v3, sign rewards"], [0], jobs=1, force=False)
+    [command] = commands
+    assert command[command.index("--json") + 1].endswith("LunarLander-v3_MlpPolicy_sign_rewards_seed0.json")
+    kwargs = json.loads(command[command.index("--kwargs") + 1])
+    assert kwargs == {"policy_kwargs": {"reward_end_kwargs": {"reward_head": "sign"}}}
+    assert command[command.index("--eval-every") + 1] == "10000"
+    # The default task's command passes no keyword arguments.
+    commands.clear()
+    learning_results.run_all(["LunarLander-v3"], [1], jobs=1, force=False)
+    assert "--kwargs" not in commands[0]
+
+
 def test_summary_figures_follow_the_curve():
     record = {
         "seed": 3,
