@@ -58,7 +58,7 @@ def test_the_untuned_checks_are_quoted_from_their_records():
         assert ", ".join(f"{means[steps]:.1f}" for steps in sorted(means) if steps >= 10_000) in table
 
 
-PIXEL_RUNS = ["cpu_preset", "lr1e-3", "lr1e-3_stabilised"]
+PIXEL_RUNS = ["cpu_preset", "lr1e-3", "lr1e-3_stabilised", "lr1e-3_stabilised_50k"]
 
 
 @pytest.mark.parametrize("run", PIXEL_RUNS)
@@ -68,3 +68,42 @@ def test_the_pixel_cartpole_table_quotes_each_runs_curve(run):
     row = f"`CartPole-v1_CnnPolicy_{run}.json`"
     assert row in table
     assert ", ".join(f"{means[steps]:.1f}" for steps in sorted(means)) in table.split(row, 1)[1].split("|")[2]
+
+
+def test_the_pixel_cartpole_diagnostics_table_is_the_progress_file_averaged_over_5k_steps():
+    import csv
+
+    path = EXPERIMENTS.parent / "pixel_cartpole" / "CartPole-v1_CnnPolicy_lr1e-3_stabilised_50k_progress.csv"
+    windows: dict[int, dict[str, list[float]]] = {}
+    with path.open() as file:
+        for row in csv.DictReader(file):
+            if not row["time/total_timesteps"]:
+                continue  # the training-only epochs after the last env step
+            window = (int(row["time/total_timesteps"]) - 1) // 5_000 + 1
+            for key, value in row.items():
+                if value and key != "time/total_timesteps":
+                    windows.setdefault(window, {}).setdefault(key, []).append(float(value))
+
+    def mean(window: int, key: str) -> float:
+        values = windows[window][key]
+        return sum(values) / len(values)
+
+    table = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    for window in (1, 3, 5, 7, 9, 10):
+        row = (
+            f"| {window * 5}k | {mean(window, 'rollout/ep_rew_mean'):.1f} | {mean(window, 'train/entropy'):.2f} "
+            f"| {mean(window, 'train/end_recall'):.2f} | {mean(window, 'world_model/open_loop_mse_ratio'):.2f} "
+            f"| {mean(window, 'world_model/open_loop_end_rate'):.3f} "
+            f"/ {mean(window, 'world_model/open_loop_real_end_rate'):.3f} "
+            f"| {mean(window, 'train/denoising_loss'):.3f} |"
+        )
+        assert row in table
+
+
+def test_the_cpu_preset_page_quotes_the_pixel_records():
+    doc = _text("docs/cpu-preset.md")
+    stabilised = _means_in("pixel_cartpole", "CartPole-v1_CnnPolicy_lr1e-3_stabilised_50k")
+    best = max(stabilised, key=stabilised.get)
+    assert f"{stabilised[50_000]:.1f} after 50k steps (best {stabilised[best]:.1f} at {best // 1000}k" in doc
+    preset = json.loads((ROOT / "benchmarks" / "results" / "learning" / "CartPole-v1_CnnPolicy_seed0.json").read_text())
+    assert f"a mean of {preset['final_mean']:.1f} after {preset['steps'] // 1000}k steps" in doc
