@@ -58,7 +58,7 @@ def test_the_untuned_checks_are_quoted_from_their_records():
         assert ", ".join(f"{means[steps]:.1f}" for steps in sorted(means) if steps >= 10_000) in table
 
 
-PIXEL_RUNS = ["cpu_preset", "lr1e-3", "lr1e-3_stabilised", "lr1e-3_stabilised_50k"]
+PIXEL_RUNS = ["cpu_preset", "lr1e-3", "lr1e-3_stabilised", "lr1e-3_stabilised_wm8", "lr1e-3_stabilised_50k"]
 
 
 @pytest.mark.parametrize("run", PIXEL_RUNS)
@@ -70,10 +70,11 @@ def test_the_pixel_cartpole_table_quotes_each_runs_curve(run):
     assert ", ".join(f"{means[steps]:.1f}" for steps in sorted(means)) in table.split(row, 1)[1].split("|")[2]
 
 
-def test_the_pixel_cartpole_diagnostics_table_is_the_progress_file_averaged_over_5k_steps():
+def _window_means(run: str) -> dict[int, dict[str, float]]:
+    """The logged diagnostics of a pixel CartPole run averaged over windows of 5k env steps (1: steps 1-5,000, ...)."""
     import csv
 
-    path = EXPERIMENTS.parent / "pixel_cartpole" / "CartPole-v1_CnnPolicy_lr1e-3_stabilised_50k_progress.csv"
+    path = EXPERIMENTS.parent / "pixel_cartpole" / f"CartPole-v1_CnnPolicy_{run}_progress.csv"
     windows: dict[int, dict[str, list[float]]] = {}
     with path.open() as file:
         for row in csv.DictReader(file):
@@ -83,21 +84,33 @@ def test_the_pixel_cartpole_diagnostics_table_is_the_progress_file_averaged_over
             for key, value in row.items():
                 if value and key != "time/total_timesteps":
                     windows.setdefault(window, {}).setdefault(key, []).append(float(value))
+    return {window: {key: sum(values) / len(values) for key, values in keys.items()} for window, keys in windows.items()}
 
-    def mean(window: int, key: str) -> float:
-        values = windows[window][key]
-        return sum(values) / len(values)
 
+def _diagnostics_cells(means: dict[str, float]) -> str:
+    return (
+        f"{means['train/end_recall']:.2f} | {means['world_model/open_loop_mse_ratio']:.2f} "
+        f"| {means['world_model/open_loop_end_rate']:.3f} / {means['world_model/open_loop_real_end_rate']:.3f} "
+        f"| {means['train/denoising_loss']:.3f} |"
+    )
+
+
+def test_the_pixel_cartpole_diagnostics_tables_are_the_progress_files_averaged_over_5k_steps():
     table = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    four = _window_means("lr1e-3_stabilised_50k")
     for window in (1, 3, 5, 7, 9, 10):
+        means = four[window]
         row = (
-            f"| {window * 5}k | {mean(window, 'rollout/ep_rew_mean'):.1f} | {mean(window, 'train/entropy'):.2f} "
-            f"| {mean(window, 'train/end_recall'):.2f} | {mean(window, 'world_model/open_loop_mse_ratio'):.2f} "
-            f"| {mean(window, 'world_model/open_loop_end_rate'):.3f} "
-            f"/ {mean(window, 'world_model/open_loop_real_end_rate'):.3f} "
-            f"| {mean(window, 'train/denoising_loss'):.3f} |"
+            f"| {window * 5}k | {means['rollout/ep_rew_mean']:.1f} | {means['train/entropy']:.2f} "
+            f"| {_diagnostics_cells(means)}"
         )
         assert row in table
+    eight = _window_means("lr1e-3_stabilised_wm8")
+    for window in (1, 2, 3):
+        for label, runs in (("4 updates", four), ("8 updates", eight)):
+            means = runs[window]
+            row = f"| {window * 5}k | {label} | {means['rollout/ep_rew_mean']:.1f} | {_diagnostics_cells(means)}"
+            assert row in table
 
 
 def test_the_cpu_preset_page_quotes_the_pixel_records():
