@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from stable_baselines3 import DQN
 from stable_baselines3.common.env_util import make_vec_env
+from tiny_settings import TINY
 
+from sb3_jedi import JEDI
 from sb3_jedi.benchmarks import curves
 from sb3_jedi.benchmarks.curves import CurveCallback, CurveRecord, learn_curve
 
@@ -82,3 +84,19 @@ def test_points_follow_the_schema_and_learn_curve_ends_with_a_complete_record(tm
     assert all(point["train_episodes"] >= 0 and point["train_minutes"] >= 0 for point in record["curve"])
     assert seen == [(1, False), (2, False), (3, False)]
     assert record["complete"] is True and json.loads(out.read_text()) == record
+
+
+@pytest.mark.parametrize("final_epochs", [0, 2])
+def test_the_curve_ends_with_the_model_learn_returned_after_training_only_epochs(final_epochs):
+    model = JEDI("MlpPolicy", make_vec_env("CartPole-v1", n_envs=1, seed=0), seed=0, final_epochs=final_epochs, **TINY)
+    callback = CurveCallback(make_vec_env("CartPole-v1", n_envs=1, seed=10_000), eval_every=100, n_episodes=1)
+    record = learn_curve(model, 200, callback, CurveRecord({"env": "CartPole-v1"}, "abc"))
+    steps = [point["steps"] for point in record["curve"]]
+    flags = [point.get("after_training", False) for point in record["curve"]]
+    if final_epochs:
+        # The last evaluation at 200 steps came before the training-only epochs: one more at the same step count.
+        assert model._final_epochs_done == final_epochs
+        assert steps == [100, 200, 200] and flags == [False, False, True]
+        assert record["final_mean"] == record["curve"][-1]["mean"]
+    else:
+        assert steps == [100, 200] and flags == [False, False]

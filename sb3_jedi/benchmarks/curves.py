@@ -124,8 +124,13 @@ class CurveCallback(BaseCallback):
         """
         return int(self.model._episode_num)
 
-    def evaluate(self) -> None:
-        """Evaluate the policy now and record the point."""
+    def evaluate(self, after_training: bool = False) -> None:
+        """
+        Evaluate the policy now and record the point.
+
+        :param after_training: mark the point ``"after_training": true``: evaluated once ``learn`` returned, after the
+            training-only epochs JEDI runs at the end (``final_epochs``), at the same step count as the point before
+        """
         start = time.perf_counter()
         self.before_evaluation()
         returns, _ = evaluate_policy(
@@ -147,6 +152,7 @@ class CurveCallback(BaseCallback):
             "train_minutes": round(minutes, 2),
             "train_episodes": self.episodes_trained(),
             "train_return_last_10": float(np.mean(recent)) if recent else None,
+            **({"after_training": True} if after_training else {}),
         }
         self.points.append(point)
         print(json.dumps(point), flush=True)
@@ -161,8 +167,9 @@ class CurveCallback(BaseCallback):
 
 def learn_curve(model: BaseAlgorithm, steps: int, callback: CurveCallback, record: CurveRecord) -> dict[str, Any]:
     """
-    Train ``model`` with ``callback``, evaluate once more if the last point is not at the model's last step, and write
-    the record as complete.
+    Train ``model`` with ``callback``, evaluate once more if the last point is not at the model's last step or if JEDI
+    trained on after it (its training-only ``final_epochs``, marked ``"after_training"``), and write the record as
+    complete.
 
     :param model: the model to train
     :param steps: the ``total_timesteps`` of ``model.learn``
@@ -173,5 +180,9 @@ def learn_curve(model: BaseAlgorithm, steps: int, callback: CurveCallback, recor
     model.learn(steps, callback=callback)
     if not callback.points or callback.points[-1]["steps"] != model.num_timesteps:
         callback.evaluate()
+    elif getattr(model, "_final_epochs_done", 0) > 0:
+        # JEDI trained on after the last evaluation without stepping the env (final_epochs: DIAMOND's 5% of the run
+        # for CnnPolicy): the curve ends with the model that learn returned, at the same step count.
+        callback.evaluate(after_training=True)
     record.write(callback.points, complete=True)
     return record.record(callback.points, complete=True)
