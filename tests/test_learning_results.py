@@ -121,21 +121,22 @@ def test_a_variant_runs_with_its_keyword_arguments_into_records_of_its_own(monke
     assert "--kwargs" not in commands[0]
 
 
-def test_summary_figures_follow_the_curve():
-    record = {
-        "seed": 3,
-        "steps": 10,
-        "final_mean": 480.0,
-        "train_minutes": 1.0,
+def _record(seed: int, points: list[tuple[int, float, float]]) -> dict:
+    """A complete run record whose curve has the points ``(steps, mean, std)``, one train minute per 10 steps."""
+    curve = [{"steps": steps, "mean": mean, "std": std, "train_minutes": steps / 10} for steps, mean, std in points]
+    return {
+        "seed": seed,
+        "steps": curve[-1]["steps"],
+        "final_mean": curve[-1]["mean"],
+        "train_minutes": curve[-1]["train_minutes"],
         "commit": "0" * 40,
         "hyperparameters": "defaults",
-        "curve": [
-            {"steps": 5, "mean": 100.0, "std": 1.0, "train_minutes": 0.5},
-            {"steps": 7, "mean": 500.0, "std": 0.0, "train_minutes": 0.7},
-            {"steps": 8, "mean": 20.0, "std": 3.0, "train_minutes": 0.8},
-            {"steps": 10, "mean": 480.0, "std": 2.0, "train_minutes": 1.0},
-        ],
+        "curve": curve,
     }
+
+
+def test_summary_figures_follow_the_curve():
+    record = _record(3, [(5, 100.0, 1.0), (7, 500.0, 0.0), (8, 20.0, 3.0), (10, 480.0, 2.0)])
     summary = learning_results.summarise_run(record, goal=475.0)
     assert summary["first_step_at_goal"] == 7
     assert summary["lowest_after_goal"] == 20.0
@@ -145,18 +146,7 @@ def test_summary_figures_follow_the_curve():
 
 
 def test_a_run_meets_its_goal_only_with_its_milestones():
-    record = {
-        "seed": 0,
-        "steps": 100,
-        "final_mean": 150.0,
-        "train_minutes": 1.0,
-        "commit": "0" * 40,
-        "hyperparameters": "defaults",
-        "curve": [
-            {"steps": 50, "mean": 80.0, "std": 1.0, "train_minutes": 0.5},
-            {"steps": 100, "mean": 150.0, "std": 2.0, "train_minutes": 1.0},
-        ],
-    }
+    record = _record(0, [(50, 80.0, 1.0), (100, 150.0, 2.0)])
     assert learning_results.summarise_run(record, goal=142.8)["goal_met"]
     behind = learning_results.summarise_run(record, goal=142.8, milestones=((50, 84.3),))
     assert not behind["goal_met"]
