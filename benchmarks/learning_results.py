@@ -24,7 +24,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,26 +82,19 @@ class Task:
 # is the stricter of the two; at 50k steps, on the way, the same two means are 51.5 and 84.3, and the goal is again the
 # stricter), over 10 deterministic evaluation episodes. LunarLander's runs are evaluated every 10k steps, its DQN records
 # every 2.5k: both at 50k and 100k.
+LUNAR_LANDER = Task(
+    "LunarLander-v3", "MlpPolicy", 100_000, goal=142.8, baselines=("DQN",), eval_every=10_000, milestones=((50_000, 84.3),)
+)
 TASKS: dict[str, Task] = {
     "CartPole-v1": Task("CartPole-v1", "MlpPolicy", 30_000, goal=475.0, baselines=("PPO", "DQN")),
     "Acrobot-v1": Task("Acrobot-v1", "MlpPolicy", 30_000, goal=-100.0, baselines=("PPO",)),
     "CartPole-v1 from pixels": Task(
         "CartPole-v1", "CnnPolicy", 50_000, goal=475.0, pixels=64, preset="cpu", baselines=("PPO", "DQN")
     ),
-    "LunarLander-v3": Task(
-        "LunarLander-v3", "MlpPolicy", 100_000, goal=142.8, baselines=("DQN",), eval_every=10_000, milestones=((50_000, 84.3),)
-    ),
+    "LunarLander-v3": LUNAR_LANDER,
     # The same with the sign reward head of DIAMOND and CnnPolicy: what predicting the rewards' sizes is worth there.
-    "LunarLander-v3, sign rewards": Task(
-        "LunarLander-v3",
-        "MlpPolicy",
-        100_000,
-        goal=142.8,
-        baselines=("DQN",),
-        eval_every=10_000,
-        milestones=((50_000, 84.3),),
-        kwargs={"policy_kwargs": {"reward_end_kwargs": {"reward_head": "sign"}}},
-        variant="sign_rewards",
+    "LunarLander-v3, sign rewards": replace(
+        LUNAR_LANDER, kwargs={"policy_kwargs": {"reward_end_kwargs": {"reward_head": "sign"}}}, variant="sign_rewards"
     ),
 }
 

@@ -1,5 +1,6 @@
 """The figures README.md and the docs quote from the sparse-goal experiments are those of their records."""
 
+import csv
 import json
 from pathlib import Path
 
@@ -72,8 +73,6 @@ def test_the_pixel_cartpole_table_quotes_each_runs_curve(run):
 
 def _window_means(run: str) -> dict[int, dict[str, float]]:
     """The logged diagnostics of a pixel CartPole run averaged over windows of 5k env steps (1: steps 1-5,000, ...)."""
-    import csv
-
     path = EXPERIMENTS.parent / "pixel_cartpole" / f"CartPole-v1_CnnPolicy_{run}_progress.csv"
     windows: dict[int, dict[str, list[float]]] = {}
     with path.open() as file:
