@@ -5,6 +5,8 @@ JSON record of the same schema as ``benchmarks/learning_curve.py``'s (plus ``"al
 
     python benchmarks/baseline_curve.py --algo dqn --env LunarLander-v3 --seed 0 --steps 100000 --json /tmp/dqn_0.json
     python benchmarks/baseline_curve.py --algo ppo --env CartPole-v1 --pixels 64 --steps 50000 --json /tmp/ppo_px_0.json
+    python benchmarks/baseline_curve.py --algo dqn --atari Pong --seed 0 --steps 50000 --eval-every 10000 \
+        --eval-episodes 3 --json /tmp/dqn_pong_0.json
 
 ``MlpPolicy`` on the env's vector observations, or with ``--pixels SIZE`` ``CnnPolicy`` (SB3's NatureCNN) on its
 rendered frames (:func:`sb3_jedi.envs.make_pixel_env`). The settings are the zoo's for the (algorithm, env) pair,
@@ -14,10 +16,23 @@ frames, :data:`PIXEL_SETTINGS`. The zoo's env settings are kept: ``n_envs`` trai
 (``VecFrameStack``, on the evaluation env too). Schedules (the zoo's ``lin_`` values, DQN's exploration) run over the
 ``--steps`` of the run, as with the zoo's ``-n``.
 
+With ``--atari GAME`` (instead of ``--env``), ``CnnPolicy`` learns an Atari game on the env JEDI learns it on, the
+Atari100k protocol of :func:`sb3_jedi.envs.make_atari100k_env` (64x64 RGB frames max-pooled over the last two of each
+step, frame skip 4, up to 30 no-op frames at reset, no sticky actions, a game cut at 108,000 frames; losing a life ends
+a training episode, the evaluation env plays whole games), with the zoo's Atari settings, :data:`ATARI_SETTINGS`. The
+zoo's AtariWrapper also clips the training rewards to their sign and the protocol's env does not, so the training env
+here clips them (``"clip_reward": true`` in the record's settings; JEDI's ``CnnPolicy`` learns rewards by their sign
+too); the evaluation env never does, so the curve holds game scores. The record says ``"atari": "Atari100k"`` and holds
+the game's random and human scores (``reference_scores``) for the 26 Atari100k games. An evaluation episode is a whole
+game, up to 27,000 agent steps (about 900 for a game of Pong lost 0-21): 3 to 5 ``--eval-episodes`` suit a CPU run;
+``--eval-max-episode-frames`` lowers the evaluation games' frame cap, for quick checks only (the record keeps it).
+
 Evaluation, as for JEDI: every ``--eval-every`` env steps (at the first step at or past each multiple when several
 envs step together), ``--eval-episodes`` episodes with deterministic actions on a separate env seeded ``10_000 + seed``
-(SB3's ``evaluate_policy``); training stops at the first step at or past ``--steps``. One torch thread. Training
-minutes exclude evaluation. The record is rewritten after every evaluation (``"complete": false`` until the run ends).
+(SB3's ``evaluate_policy``; the zoo evaluates Atari agents with ``deterministic=False``, epsilon-greedy actions for
+DQN, but deterministic actions keep every task's curve, and JEDI's, read the same way); training stops at the first
+step at or past ``--steps``. One torch thread. Training minutes exclude evaluation. The record is rewritten after
+every evaluation (``"complete": false`` until the run ends).
 """
 
 import argparse
@@ -27,13 +42,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch as th
 from stable_baselines3 import A2C, DQN, PPO
+from stable_baselines3.common.atari_wrappers import ClipRewardEnv
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import (
+    DummyVecEnv,
     VecEnv,
     VecFrameStack,
     VecNormalize,
@@ -41,11 +59,12 @@ from stable_baselines3.common.vec_env import (
     sync_envs_normalization,
 )
 
-from sb3_jedi.benchmarks.curves import CurveCallback, CurveRecord, learn_curve
+from sb3_jedi.benchmarks.curves import ATARI_MAX_EPISODE_FRAMES, CurveCallback, CurveRecord, atari_fields, learn_curve
 from sb3_jedi.run_info import source_commit
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {"A2C": A2C, "DQN": DQN, "PPO": PPO}
-ENV_SETTINGS = ("n_envs", "normalize", "frame_stack")  # how the zoo builds the envs, not arguments of the algorithm
+# How the zoo builds the envs, not arguments of the algorithm (clip_reward: Atari games only).
+ENV_SETTINGS = ("n_envs", "normalize", "frame_stack", "clip_reward")
 SCHEDULED = ("learning_rate", "clip_range")  # the zoo's "lin_<value>": linear from <value> to 0 over the run
 
 
@@ -212,8 +231,50 @@ PIXEL_SETTINGS: dict[str, ZooSettings] = {
 }
 
 
-def zoo_settings(algo: str, env_id: str, pixels: int | None) -> ZooSettings:
-    """The zoo's settings for ``algo`` on ``env_id`` (vectors) or on any task's frames (``pixels``)."""
+# The zoo's Atari settings (key `atari` of hyperparams/<algo>.yml, for 1e7 steps of 84x84 grey frames through its
+# AtariWrapper: frame skip 4 with max-pooling, up to 30 no-op frames at reset, life loss ends a training episode, rewards
+# clipped to their sign; NoFrameskip-v4 ids, without sticky actions), on the Atari100k protocol's env, which JEDI
+# learns on: the same frame skip, max-pooling, no-op resets, life-loss terminations and absence of sticky actions, but
+# 64x64 RGB frames (4 stacked: 12 channels) and no FireResetEnv (the agent presses FIRE itself). `clip_reward` is the
+# AtariWrapper's default, not a key of the YAML files: the training env clips rewards to their sign as the zoo's does
+# (the evaluation env does not, as the zoo's Monitor, below its AtariWrapper, records raw game scores).
+ATARI_SETTINGS: dict[str, ZooSettings] = {
+    # hyperparams/dqn.yml, key atari, with one change for a budget of tens of thousands of steps (Atari100k: 1e5):
+    # learning_starts 100,000 (1% of the zoo's 1e7 steps) would never start learning, so 1,000 (as for the pixel tasks,
+    # and the random steps JEDI's cpu preset takes). buffer_size is the zoo's 100,000: a 100k-step run keeps all its
+    # steps, 9.8 GB of stacked 64x64 RGB observations and next observations at the end (memory is taken as it fills).
+    "DQN": ZooSettings(
+        "hyperparams/dqn.yml: atari (zoo budget 1e7 steps), on the Atari100k protocol's 64x64 RGB frames; "
+        "learning_starts 100000 -> 1000",
+        {
+            "frame_stack": 4,
+            "clip_reward": True,
+            "buffer_size": 100_000,
+            "learning_rate": 1e-4,
+            "batch_size": 32,
+            "learning_starts": 1_000,
+            "target_update_interval": 1_000,
+            "train_freq": 4,
+            "gradient_steps": 1,
+            "exploration_fraction": 0.1,
+            "exploration_final_eps": 0.01,
+            "optimize_memory_usage": False,
+        },
+    ),
+    # hyperparams/ppo.yml, key atari: as it is, on 8 envs of the protocol.
+    "PPO": ZooSettings(
+        "hyperparams/ppo.yml: atari (zoo budget 1e7 steps), on the Atari100k protocol's 64x64 RGB frames",
+        {**PIXEL_SETTINGS["PPO"].hyperparameters, "clip_reward": True},
+    ),
+}
+
+
+def zoo_settings(algo: str, env_id: str, pixels: int | None, atari: bool = False) -> ZooSettings:
+    """The zoo's settings for ``algo`` on ``env_id`` (vectors), on any task's frames (``pixels``) or on Atari games."""
+    if atari:
+        if algo not in ATARI_SETTINGS:
+            raise ValueError(f"No Atari settings for {algo}: choose one of {sorted(ATARI_SETTINGS)}.")
+        return ATARI_SETTINGS[algo]
     if pixels is not None:
         if algo not in PIXEL_SETTINGS:
             raise ValueError(f"No pixel settings for {algo}: choose one of {sorted(PIXEL_SETTINGS)}.")
@@ -235,14 +296,40 @@ def model_kwargs(hyperparameters: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def make_envs(env_id: str, seed: int, pixels: int | None, hyperparameters: dict[str, Any]) -> tuple[VecEnv, VecEnv]:
+def reward_clipping_vec_env(env_fns: list[Callable[[], gym.Env]]) -> DummyVecEnv:
+    """
+    A ``DummyVecEnv`` of the envs with their rewards clipped to their sign by SB3's ``ClipRewardEnv``, the wrapper the
+    zoo's AtariWrapper clips them with. It wraps each env, above its ``Monitor``, so episode scores (``info["episode"]``)
+    stay the game's; a ``VecEnvWrapper`` would instead break the lockstep walk of ``sync_envs_normalization`` over the
+    training and evaluation envs' wrappers.
+    """
+    return DummyVecEnv([lambda make=make: ClipRewardEnv(make()) for make in env_fns])
+
+
+def make_envs(
+    env_id: str,
+    seed: int,
+    pixels: int | None,
+    hyperparameters: dict[str, Any],
+    atari: bool = False,
+    eval_max_episode_frames: int | None = ATARI_MAX_EPISODE_FRAMES,
+) -> tuple[VecEnv, VecEnv]:
     """
     The training env (``n_envs`` envs seeded ``seed``, ``seed + 1``, ...) and the evaluation env (one, seeded
     ``10_000 + seed``), both wrapped as the zoo wraps them: ``VecNormalize`` (the evaluation copy frozen, returns left
-    raw), ``VecFrameStack``, and channel-first frames for ``CnnPolicy``.
+    raw), ``VecFrameStack``, and channel-first frames for ``CnnPolicy``. With ``atari``, ``env_id`` is an Atari game
+    under the Atari100k protocol: life loss ends a training episode (whose rewards ``clip_reward`` clips to their
+    sign), the evaluation env plays whole games cut at ``eval_max_episode_frames`` emulator frames.
     """
     n_envs = hyperparameters.get("n_envs", 1)
-    if pixels is None:
+    if atari:
+        from sb3_jedi.envs import make_atari100k_env
+
+        # The training env only: evaluation returns are game scores.
+        vec_env_cls = reward_clipping_vec_env if hyperparameters.get("clip_reward") else None
+        env = make_atari100k_env(env_id, n_envs=n_envs, seed=seed, training=True, vec_env_cls=vec_env_cls)
+        eval_env = make_atari100k_env(env_id, seed=10_000 + seed, training=False, max_episode_frames=eval_max_episode_frames)
+    elif pixels is None:
         env = make_vec_env(env_id, n_envs=n_envs, seed=seed)
         eval_env = make_vec_env(env_id, n_envs=1, seed=10_000 + seed)
     else:
@@ -258,9 +345,10 @@ def make_envs(env_id: str, seed: int, pixels: int | None, hyperparameters: dict[
     if hyperparameters.get("frame_stack"):
         env = VecFrameStack(env, hyperparameters["frame_stack"])
         eval_env = VecFrameStack(eval_env, hyperparameters["frame_stack"])
-    if pixels is not None:
-        # make_pixel_env's frames are (H, W, C); CnnPolicy wants (C, H, W). SB3 would transpose the training env by
-        # itself; doing it here keeps the evaluation env's observations the same as the training env's.
+    if pixels is not None or atari:
+        # make_pixel_env's and make_atari100k_env's frames are (H, W, C); CnnPolicy wants (C, H, W). SB3 would
+        # transpose the training env by itself; doing it here keeps the evaluation env's observations the same as the
+        # training env's.
         env, eval_env = VecTransposeImage(env), VecTransposeImage(eval_env)
     return env, eval_env
 
@@ -323,6 +411,8 @@ def run(
     eval_episodes: int,
     pixels: int | None = None,
     out: Path | None = None,
+    atari: bool = False,
+    eval_max_episode_frames: int | None = ATARI_MAX_EPISODE_FRAMES,
 ) -> dict[str, Any]:
     """
     Train ``algo`` with the zoo's settings for ``steps`` env steps, evaluating every ``eval_every`` steps.
@@ -335,20 +425,31 @@ def run(
     :param eval_episodes: deterministic episodes per evaluation
     :param pixels: learn from ``pixels x pixels`` frames with ``CnnPolicy``; None for the vector observations
     :param out: where to (re)write the record after every evaluation; None to write nothing
+    :param atari: ``env_id`` is an Atari game (``"Pong"``, ``"ALE/Pong-v5"``), learnt with ``CnnPolicy`` under the
+        Atari100k protocol with the zoo's Atari settings (:data:`ATARI_SETTINGS`)
+    :param eval_max_episode_frames: Atari only: emulator frames after which an evaluation game is cut (the protocol's
+        108,000; lower only for quick checks)
     :return: the record
     """
     commit = source_commit(__file__)  # the code that runs: read before training, while the tree may change
+    if atari and pixels is not None:
+        raise ValueError("Choose one of `atari` and `pixels`: an Atari game's frames are the protocol's 64x64 RGB.")
     th.set_num_threads(1)
     algo = algo.upper()
-    policy = "MlpPolicy" if pixels is None else "CnnPolicy"
-    settings = zoo_settings(algo, env_id, pixels)
-    env, eval_env = make_envs(env_id, seed, pixels, settings.hyperparameters)
+    policy = "MlpPolicy" if pixels is None and not atari else "CnnPolicy"
+    settings = zoo_settings(algo, env_id, pixels, atari)
+    if atari:
+        from sb3_jedi.envs import resolve_atari_game
+
+        env_id = resolve_atari_game(env_id)  # the ALE game name ("Pong"), as the reference tables name it
+    env, eval_env = make_envs(env_id, seed, pixels, settings.hyperparameters, atari, eval_max_episode_frames)
     model = ALGOS[algo](policy, env, seed=seed, **model_kwargs(settings.hyperparameters))
     header = {
         "algo": algo,
         "env": env_id,
         "policy": policy,
         "pixels": pixels,
+        **(atari_fields(env_id, eval_max_episode_frames) if atari else {"atari": None}),
         "seed": seed,
         "steps": steps,
         "preset": None,
@@ -365,23 +466,33 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--algo", default="dqn", type=str.upper, choices=list(ALGOS))
-    parser.add_argument("--env", default="CartPole-v1")
+    parser.add_argument("--env", default="CartPole-v1", help="a gymnasium id (ignored with --atari)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=30_000)
     parser.add_argument("--eval-every", type=int, default=2_500)
-    parser.add_argument("--eval-episodes", type=int, default=10)
-    parser.add_argument("--pixels", type=int, default=None, help="learn from SIZE x SIZE frames with CnnPolicy")
+    parser.add_argument("--eval-episodes", type=int, default=10, help="per evaluation (Atari on a CPU: 3 to 5)")
+    frames = parser.add_mutually_exclusive_group()
+    frames.add_argument("--pixels", type=int, default=None, help="learn from SIZE x SIZE frames with CnnPolicy")
+    frames.add_argument("--atari", default=None, metavar="GAME", help="learn an Atari game (Atari100k protocol)")
+    parser.add_argument(
+        "--eval-max-episode-frames",
+        type=int,
+        default=ATARI_MAX_EPISODE_FRAMES,
+        help="Atari: frame cap of evaluation games (default: the protocol's 108,000; lower only for quick checks)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     record = run(
         args.algo,
-        args.env,
+        args.atari or args.env,
         args.seed,
         args.steps,
         args.eval_every,
         args.eval_episodes,
         pixels=args.pixels,
         out=args.json,
+        atari=args.atari is not None,
+        eval_max_episode_frames=args.eval_max_episode_frames,
     )
     print(json.dumps(record, indent=2))
 

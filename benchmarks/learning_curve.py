@@ -5,17 +5,29 @@ A learning curve of JEDI with its default hyper-parameters on one task and seed:
     python benchmarks/learning_curve.py --env Acrobot-v1 --seed 0 --steps 30000 --json /tmp/acrobot_0.json
     python benchmarks/learning_curve.py --env CartPole-v1 --pixels 64 --preset cpu --steps 50000 --json /tmp/pixel_0.json
     python benchmarks/learning_curve.py --env LunarLander-v3 --seed 1 --steps 100000 --log-dir /tmp/ll_1
+    python benchmarks/learning_curve.py --atari Pong --preset cpu --seed 0 --steps 50000 --eval-every 10000 \
+        --eval-episodes 3 --json /tmp/pong_0.json
 
 ``--log-dir`` writes the SB3 logger's CSV and TensorBoard files there (training losses and the world-model
 diagnostics every ``wm_log_interval`` epochs) without changing any hyper-parameter, so a curve that falls can be read
 against its latent health and open-loop error.
 
 ``MlpPolicy`` on the env's vector observations, or with ``--pixels SIZE`` ``CnnPolicy`` on its rendered frames
-(:func:`sb3_jedi.envs.make_pixel_env`), optionally with a named preset (:func:`sb3_jedi.presets.get_preset`).
+(:func:`sb3_jedi.envs.make_pixel_env`), or with ``--atari GAME`` (instead of ``--env``) ``CnnPolicy`` on an Atari game
+under the Atari100k protocol of DIAMOND and JEDI (:func:`sb3_jedi.envs.make_atari100k_env`: 64x64 RGB frames, frame
+skip 4, no sticky actions; losing a life ends a training episode, the evaluation env plays whole games), optionally
+with a named preset (:func:`sb3_jedi.presets.get_preset`). An Atari record says ``"atari": "Atari100k"`` and holds the
+game's random and human scores (``reference_scores``, the denominators of the human-normalised score) for the 26
+Atari100k games.
 Evaluation: ``--eval-episodes`` episodes with deterministic actions on a separate env seeded ``10_000 + seed``
 (SB3's ``evaluate_policy``), and as many with actions sampled from the policy (``mean_sampled``, DIAMOND's
 protocol). One torch thread. The record is rewritten after every evaluation (``"complete": false`` until the run
 ends), so a run stopped early still leaves its curve so far.
+
+An Atari evaluation episode is a whole game, up to 108,000 frames (27,000 agent steps; a game of Pong that the agent
+loses 0-21 takes about 900), played twice per episode asked (deterministic and sampled): on a CPU, 3 to 5
+``--eval-episodes`` every 10,000 steps keep evaluation a small part of the run. ``--eval-max-episode-frames`` lowers the
+evaluation games' frame cap, for quick checks only (the record keeps it).
 """
 
 import argparse
@@ -30,7 +42,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_jedi import JEDI
-from sb3_jedi.benchmarks.curves import CurveCallback, CurveRecord, learn_curve
+from sb3_jedi.benchmarks.curves import ATARI_MAX_EPISODE_FRAMES, CurveCallback, CurveRecord, atari_fields, learn_curve
 from sb3_jedi.presets import with_preset
 from sb3_jedi.run_info import source_commit
 
@@ -50,8 +62,24 @@ class SampledCurveCallback(CurveCallback):
         return {"mean_sampled": float(np.mean(sampled)), "std_sampled": float(np.std(sampled))}
 
 
-def make_envs(env_id: str, seed: int, pixels: int | None) -> tuple[VecEnv, VecEnv]:
-    """The training env and the evaluation env (seeded ``10_000 + seed``): vectors, or frames of ``pixels`` pixels."""
+def make_envs(
+    env_id: str,
+    seed: int,
+    pixels: int | None,
+    atari: bool = False,
+    eval_max_episode_frames: int | None = ATARI_MAX_EPISODE_FRAMES,
+) -> tuple[VecEnv, VecEnv]:
+    """
+    The training env and the evaluation env (seeded ``10_000 + seed``): vectors, frames of ``pixels`` pixels, or (with
+    ``atari``) the Atari100k protocol's training env (life loss ends an episode) and evaluation env (whole games, cut at
+    ``eval_max_episode_frames`` emulator frames).
+    """
+    if atari:
+        from sb3_jedi.envs import make_atari100k_env
+
+        env = make_atari100k_env(env_id, seed=seed, training=True)
+        eval_env = make_atari100k_env(env_id, seed=10_000 + seed, training=False, max_episode_frames=eval_max_episode_frames)
+        return env, eval_env
     if pixels is None:
         return make_vec_env(env_id, n_envs=1, seed=seed), make_vec_env(env_id, n_envs=1, seed=10_000 + seed)
     from sb3_jedi.envs import make_pixel_env
@@ -70,12 +98,38 @@ def run(
     preset: str | None = None,
     out: Path | None = None,
     log_dir: Path | None = None,
+    atari: bool = False,
+    eval_max_episode_frames: int | None = ATARI_MAX_EPISODE_FRAMES,
 ) -> dict:
+    """
+    Train JEDI for ``steps`` env steps, evaluating every ``eval_every`` steps, and return the record.
+
+    :param env_id: a gymnasium id, or with ``atari`` an Atari game (``"Pong"``, ``"ALE/Pong-v5"``)
+    :param seed: seed of JEDI and the training env; the evaluation env gets ``10_000 + seed``
+    :param steps: env steps to train for
+    :param eval_every: env steps between evaluations
+    :param eval_episodes: episodes per evaluation, deterministic and sampled each
+    :param kwargs: JEDI keyword arguments, over the preset's
+    :param pixels: learn from ``pixels x pixels`` rendered frames with ``CnnPolicy``; None for the vector observations
+    :param preset: a named preset of :mod:`sb3_jedi.presets`, or None
+    :param out: where to (re)write the record after every evaluation; None to write nothing
+    :param log_dir: where the SB3 logger writes its CSV and TensorBoard files; None for none
+    :param atari: ``env_id`` is an Atari game, learnt with ``CnnPolicy`` under the Atari100k protocol
+    :param eval_max_episode_frames: Atari only: emulator frames after which an evaluation game is cut (the protocol's
+        108,000; lower only for quick checks)
+    :return: the record
+    """
     commit = source_commit(__file__)  # the code that runs: read before training, while the tree may change
+    if atari and pixels is not None:
+        raise ValueError("Choose one of `atari` and `pixels`: an Atari game's frames are the protocol's 64x64 RGB.")
     th.set_num_threads(1)
-    policy = "MlpPolicy" if pixels is None else "CnnPolicy"
+    policy = "MlpPolicy" if pixels is None and not atari else "CnnPolicy"
     settings = with_preset(preset, kwargs)
-    env, eval_env = make_envs(env_id, seed, pixels)
+    if atari:
+        from sb3_jedi.envs import resolve_atari_game
+
+        env_id = resolve_atari_game(env_id)  # the ALE game name ("Pong"), as the reference tables name it
+    env, eval_env = make_envs(env_id, seed, pixels, atari, eval_max_episode_frames)
     model = JEDI(policy, env, seed=seed, **settings)
     if log_dir is not None:
         from stable_baselines3.common.logger import configure
@@ -85,6 +139,7 @@ def run(
         "env": env_id,
         "policy": policy,
         "pixels": pixels,
+        **(atari_fields(env_id, eval_max_episode_frames) if atari else {"atari": None}),
         "seed": seed,
         "steps": steps,
         "preset": preset,
@@ -99,19 +154,27 @@ def run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="CartPole-v1")
+    parser.add_argument("--env", default="CartPole-v1", help="a gymnasium id (ignored with --atari)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=30_000)
     parser.add_argument("--eval-every", type=int, default=2_500)
-    parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--eval-episodes", type=int, default=10, help="per evaluation (Atari on a CPU: 3 to 5)")
     parser.add_argument("--kwargs", default="{}", help="JSON dict of JEDI keyword arguments (default: none)")
-    parser.add_argument("--pixels", type=int, default=None, help="learn from SIZE x SIZE frames with CnnPolicy")
+    frames = parser.add_mutually_exclusive_group()
+    frames.add_argument("--pixels", type=int, default=None, help="learn from SIZE x SIZE frames with CnnPolicy")
+    frames.add_argument("--atari", default=None, metavar="GAME", help="learn an Atari game (Atari100k protocol)")
+    parser.add_argument(
+        "--eval-max-episode-frames",
+        type=int,
+        default=ATARI_MAX_EPISODE_FRAMES,
+        help="Atari: frame cap of evaluation games (default: the protocol's 108,000; lower only for quick checks)",
+    )
     parser.add_argument("--preset", default=None, help="a named preset of sb3_jedi.presets (e.g. cpu)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--log-dir", type=Path, default=None, help="write the SB3 logger's CSV and TensorBoard here")
     args = parser.parse_args()
     record = run(
-        args.env,
+        args.atari or args.env,
         args.seed,
         args.steps,
         args.eval_every,
@@ -121,6 +184,8 @@ def main() -> None:
         preset=args.preset,
         out=args.json,
         log_dir=args.log_dir,
+        atari=args.atari is not None,
+        eval_max_episode_frames=args.eval_max_episode_frames,
     )
     print(json.dumps(record, indent=2))
 

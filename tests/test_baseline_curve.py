@@ -8,7 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from stable_baselines3 import PPO
+from stable_baselines3.common.atari_wrappers import ClipRewardEnv
 from stable_baselines3.common.vec_env import VecNormalize
+
+from sb3_jedi.envs import TerminateOnLifeLoss
+from sb3_jedi.evaluation.reference import reference_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,6 +73,52 @@ def test_pixel_run_feeds_stacked_channel_first_frames_to_cnn_policy(tmp_path):
     assert record["hyperparameters"]["frame_stack"] == 4 and "atari" in record["zoo"]
 
 
+def test_atari_envs_are_the_protocols_with_rewards_clipped_for_training_only():
+    settings = baseline_curve.ATARI_SETTINGS["DQN"]
+    # The zoo's Atari DQN, learning_starts aside (its 100,000 would never start in an Atari100k run).
+    assert "dqn.yml: atari" in settings.source and settings.hyperparameters["learning_starts"] == 1_000
+    assert settings.hyperparameters["buffer_size"] == 100_000 and settings.hyperparameters["frame_stack"] == 4
+    env, eval_env = baseline_curve.make_envs("Pong", 0, None, settings.hyperparameters, atari=True)
+    assert env.observation_space.shape == eval_env.observation_space.shape == (12, 64, 64)
+    # As the zoo's AtariWrapper: rewards clipped to their sign and life loss ends an episode, while training only.
+    assert env.env_is_wrapped(ClipRewardEnv) == [True] and eval_env.env_is_wrapped(ClipRewardEnv) == [False]
+    assert env.env_is_wrapped(TerminateOnLifeLoss) == [True] and eval_env.env_is_wrapped(TerminateOnLifeLoss) == [False]
+    env.close()
+    eval_env.close()
+
+
+def test_atari_dqn_run_records_the_game_and_its_reference_scores(tmp_path, monkeypatch):
+    # The zoo's settings with a small buffer and an early start, so that the test trains within seconds.
+    zoo = baseline_curve.ATARI_SETTINGS["DQN"]
+    tiny = baseline_curve.ZooSettings(zoo.source, {**zoo.hyperparameters, "buffer_size": 1_000, "learning_starts": 100})
+    monkeypatch.setitem(baseline_curve.ATARI_SETTINGS, "DQN", tiny)
+    out = tmp_path / "dqn_pong.json"
+    # Evaluation games cut at 400 frames (100 agent steps): a whole game of Pong is about 900 steps or more.
+    argv = ["baseline_curve.py", "--algo", "dqn", "--atari", "ALE/Pong-v5", "--steps", "300", "--eval-every", "150"]
+    argv += ["--eval-episodes", "1", "--eval-max-episode-frames", "400", "--json", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    baseline_curve.main()
+    record = json.loads(out.read_text())
+    assert record["algo"] == "DQN" and record["complete"] is True and record["steps"] == 300
+    assert (record["env"], record["policy"], record["pixels"]) == ("Pong", "CnnPolicy", None)
+    assert record["atari"] == "Atari100k" and record["eval_max_episode_frames"] == 400
+    assert record["reference_scores"] == reference_scores()["Pong"] == {"random": -20.7, "human": 14.6}
+    assert record["hyperparameters"] == tiny.hyperparameters and "dqn.yml: atari" in record["zoo"]
+    assert [point["steps"] for point in record["curve"]] == [150, 300]
+    for point in record["curve"]:
+        # Game scores, not clipped rewards (Pong pays one per point either way): whole numbers far from 21.
+        assert float(point["mean"]).is_integer() and -21 <= point["mean"] <= 21
+
+
+def test_atari_and_pixels_together_are_refused(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["baseline_curve.py", "--atari", "Pong", "--pixels", "64"])
+    with pytest.raises(SystemExit):
+        baseline_curve.main()
+    assert "argument --pixels: not allowed with argument --atari" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="Choose one of `atari` and `pixels`"):
+        baseline_curve.run("DQN", "Pong", 0, 100, eval_every=100, eval_episodes=1, pixels=64, atari=True)
+
+
 def test_normalised_evaluation_reads_the_training_statistics_without_updating_them():
     settings = {"normalize": True, "n_envs": 2, "gamma": 0.9}
     env, eval_env = baseline_curve.make_envs("Acrobot-v1", 0, None, settings)
@@ -100,6 +150,8 @@ def test_unknown_pairs_are_refused():
         baseline_curve.zoo_settings("PPO", "MountainCar-v0", None)
     with pytest.raises(ValueError, match="No pixel settings for A2C"):
         baseline_curve.zoo_settings("A2C", "CartPole-v1", 64)
+    with pytest.raises(ValueError, match="No Atari settings for A2C"):
+        baseline_curve.zoo_settings("A2C", "Pong", None, atari=True)
 
 
 def test_every_planned_baseline_has_zoo_settings_and_the_record_name_that_collect_reads():

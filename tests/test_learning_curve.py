@@ -1,7 +1,14 @@
 """benchmarks/learning_curve.py: the record of one learning run (the README's learning table is built from these)."""
 
 import importlib.util
+import json
+import sys
 from pathlib import Path
+
+import pytest
+
+from sb3_jedi.benchmarks.curves import atari_fields
+from sb3_jedi.evaluation.reference import reference_scores
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "learning_curve.py"
 TINY_RUN = {
@@ -14,10 +21,15 @@ TINY_RUN = {
 }
 
 
-def test_a_run_records_deterministic_and_sampled_returns_at_each_evaluation(tmp_path):
+def _load_script():
     spec = importlib.util.spec_from_file_location("learning_curve", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_a_run_records_deterministic_and_sampled_returns_at_each_evaluation(tmp_path):
+    module = _load_script()
     out = tmp_path / "record.json"
     record = module.run("CartPole-v1", 0, 300, eval_every=150, eval_episodes=2, kwargs=TINY_RUN, out=out)
     assert [point["steps"] for point in record["curve"]] == [150, 300]
@@ -27,4 +39,38 @@ def test_a_run_records_deterministic_and_sampled_returns_at_each_evaluation(tmp_
         assert point["std"] >= 0 and point["std_sampled"] >= 0
     assert record["final_mean"] == record["curve"][-1]["mean"]
     assert record["complete"] and record["hyperparameters"] == TINY_RUN
+    assert record["atari"] is None
     assert out.read_text().strip().startswith("{")
+
+
+def test_an_atari_run_with_the_cpu_preset_records_the_game_and_its_reference_scores(tmp_path, monkeypatch, capsys):
+    module = _load_script()
+    out = tmp_path / "pong.json"
+    # Evaluation games cut at 400 frames (100 agent steps): a whole game of Pong is about 900 steps or more.
+    argv = ["learning_curve.py", "--atari", "pong", "--preset", "cpu", "--steps", "200", "--eval-every", "100"]
+    argv += ["--eval-episodes", "1", "--eval-max-episode-frames", "400", "--kwargs", json.dumps(TINY_RUN)]
+    monkeypatch.setattr(sys, "argv", [*argv, "--json", str(out)])
+    module.main()
+    record = json.loads(out.read_text())
+    assert out.read_text().strip() in capsys.readouterr().out  # the record, also printed
+    assert (record["env"], record["policy"], record["pixels"], record["preset"]) == ("Pong", "CnnPolicy", None, "cpu")
+    assert record["atari"] == "Atari100k" and record["eval_max_episode_frames"] == 400
+    assert record["reference_scores"] == reference_scores()["Pong"] == {"random": -20.7, "human": 14.6}
+    assert record["complete"] and record["hyperparameters"] == TINY_RUN and record["eval_episodes"] == 1
+    assert [point["steps"] for point in record["curve"]] == [100, 200]
+    for point in record["curve"]:
+        # Pong scores a point at a time: the scores of 100 agent steps are whole numbers, far from the 21 of a game.
+        for score in (point["mean"], point["mean_sampled"]):
+            assert float(score).is_integer() and -21 <= score <= 21
+    # An ALE game outside the 26 of Atari100k has no reference scores.
+    assert atari_fields("Tennis", 108_000)["reference_scores"] is None
+
+
+def test_atari_and_pixels_together_are_refused(monkeypatch, capsys):
+    module = _load_script()
+    monkeypatch.setattr(sys, "argv", ["learning_curve.py", "--atari", "Pong", "--pixels", "64"])
+    with pytest.raises(SystemExit):
+        module.main()
+    assert "argument --pixels: not allowed with argument --atari" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="Choose one of `atari` and `pixels`"):
+        module.run("Pong", 0, 100, eval_every=100, eval_episodes=1, kwargs={}, pixels=64, atari=True)

@@ -25,9 +25,29 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
+from sb3_jedi.evaluation.reference import canonical_game_name, reference_scores
 from sb3_jedi.run_info import library_versions
 
-__all__ = ["CurveCallback", "CurveRecord", "learn_curve"]
+__all__ = ["ATARI_MAX_EPISODE_FRAMES", "CurveCallback", "CurveRecord", "atari_fields", "learn_curve"]
+
+# The Atari100k protocol's cap on a game: 108,000 emulator frames (30 minutes of play, 27,000 agent steps).
+ATARI_MAX_EPISODE_FRAMES = 108_000
+
+
+def atari_fields(game: str, eval_max_episode_frames: int | None) -> dict[str, Any]:
+    """
+    The keys of an Atari learning record: the protocol, the evaluation games' frame cap, and the random and human
+    scores of the game (None for an ALE game outside the 26 of Atari100k, which have no reference scores).
+
+    :param game: the ALE game name (``"Pong"``)
+    :param eval_max_episode_frames: emulator frames after which an evaluation game is cut
+    :return: ``atari``, ``eval_max_episode_frames`` and ``reference_scores``
+    """
+    try:
+        reference = reference_scores()[canonical_game_name(game)]
+    except ValueError:
+        reference = None
+    return {"atari": "Atari100k", "eval_max_episode_frames": eval_max_episode_frames, "reference_scores": reference}
 
 
 @dataclass(frozen=True)
