@@ -59,7 +59,14 @@ from stable_baselines3.common.vec_env import (
     sync_envs_normalization,
 )
 
-from sb3_jedi.benchmarks.curves import ATARI_MAX_EPISODE_FRAMES, CurveCallback, CurveRecord, atari_fields, learn_curve
+from sb3_jedi.benchmarks.curves import (
+    ATARI_MAX_EPISODE_FRAMES,
+    CurveCallback,
+    CurveRecord,
+    add_observation_arguments,
+    atari_fields,
+    learn_curve,
+)
 from sb3_jedi.run_info import source_commit
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {"A2C": A2C, "DQN": DQN, "PPO": PPO}
@@ -246,20 +253,8 @@ ATARI_SETTINGS: dict[str, ZooSettings] = {
     "DQN": ZooSettings(
         "hyperparams/dqn.yml: atari (zoo budget 1e7 steps), on the Atari100k protocol's 64x64 RGB frames; "
         "learning_starts 100000 -> 1000",
-        {
-            "frame_stack": 4,
-            "clip_reward": True,
-            "buffer_size": 100_000,
-            "learning_rate": 1e-4,
-            "batch_size": 32,
-            "learning_starts": 1_000,
-            "target_update_interval": 1_000,
-            "train_freq": 4,
-            "gradient_steps": 1,
-            "exploration_fraction": 0.1,
-            "exploration_final_eps": 0.01,
-            "optimize_memory_usage": False,
-        },
+        # The pixel tasks' DQN settings (the same zoo key) with the zoo's replay size and reward clipping.
+        {**PIXEL_SETTINGS["DQN"].hyperparameters, "clip_reward": True, "buffer_size": 100_000},
     ),
     # hyperparams/ppo.yml, key atari: as it is, on 8 envs of the protocol.
     "PPO": ZooSettings(
@@ -471,15 +466,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30_000)
     parser.add_argument("--eval-every", type=int, default=2_500)
     parser.add_argument("--eval-episodes", type=int, default=10, help="per evaluation (Atari on a CPU: 3 to 5)")
-    frames = parser.add_mutually_exclusive_group()
-    frames.add_argument("--pixels", type=int, default=None, help="learn from SIZE x SIZE frames with CnnPolicy")
-    frames.add_argument("--atari", default=None, metavar="GAME", help="learn an Atari game (Atari100k protocol)")
-    parser.add_argument(
-        "--eval-max-episode-frames",
-        type=int,
-        default=ATARI_MAX_EPISODE_FRAMES,
-        help="Atari: frame cap of evaluation games (default: the protocol's 108,000; lower only for quick checks)",
-    )
+    add_observation_arguments(parser)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     record = run(

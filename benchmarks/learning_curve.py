@@ -42,7 +42,14 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_jedi import JEDI
-from sb3_jedi.benchmarks.curves import ATARI_MAX_EPISODE_FRAMES, CurveCallback, CurveRecord, atari_fields, learn_curve
+from sb3_jedi.benchmarks.curves import (
+    ATARI_MAX_EPISODE_FRAMES,
+    CurveCallback,
+    CurveRecord,
+    add_observation_arguments,
+    atari_fields,
+    learn_curve,
+)
 from sb3_jedi.presets import with_preset
 from sb3_jedi.run_info import source_commit
 
@@ -160,15 +167,7 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=2_500)
     parser.add_argument("--eval-episodes", type=int, default=10, help="per evaluation (Atari on a CPU: 3 to 5)")
     parser.add_argument("--kwargs", default="{}", help="JSON dict of JEDI keyword arguments (default: none)")
-    frames = parser.add_mutually_exclusive_group()
-    frames.add_argument("--pixels", type=int, default=None, help="learn from SIZE x SIZE frames with CnnPolicy")
-    frames.add_argument("--atari", default=None, metavar="GAME", help="learn an Atari game (Atari100k protocol)")
-    parser.add_argument(
-        "--eval-max-episode-frames",
-        type=int,
-        default=ATARI_MAX_EPISODE_FRAMES,
-        help="Atari: frame cap of evaluation games (default: the protocol's 108,000; lower only for quick checks)",
-    )
+    add_observation_arguments(parser)
     parser.add_argument("--preset", default=None, help="a named preset of sb3_jedi.presets (e.g. cpu)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--log-dir", type=Path, default=None, help="write the SB3 logger's CSV and TensorBoard here")

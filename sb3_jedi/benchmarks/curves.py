@@ -12,6 +12,7 @@ and ``versions`` (:meth:`CurveRecord.record`). The scripts' records, and the rea
 their order.
 """
 
+import argparse
 import json
 import time
 from collections.abc import Callable
@@ -28,7 +29,14 @@ from stable_baselines3.common.vec_env import VecEnv
 from sb3_jedi.evaluation.reference import canonical_game_name, reference_scores
 from sb3_jedi.run_info import library_versions
 
-__all__ = ["ATARI_MAX_EPISODE_FRAMES", "CurveCallback", "CurveRecord", "atari_fields", "learn_curve"]
+__all__ = [
+    "ATARI_MAX_EPISODE_FRAMES",
+    "CurveCallback",
+    "CurveRecord",
+    "add_observation_arguments",
+    "atari_fields",
+    "learn_curve",
+]
 
 # The Atari100k protocol's cap on a game: 108,000 emulator frames (30 minutes of play, 27,000 agent steps).
 ATARI_MAX_EPISODE_FRAMES = 108_000
@@ -48,6 +56,24 @@ def atari_fields(game: str, eval_max_episode_frames: int | None) -> dict[str, An
     except ValueError:
         reference = None
     return {"atari": "Atari100k", "eval_max_episode_frames": eval_max_episode_frames, "reference_scores": reference}
+
+
+def add_observation_arguments(parser: argparse.ArgumentParser) -> None:
+    """
+    The learning-curve scripts' options for what the agent sees: ``--pixels SIZE`` (a task's rendered frames) or
+    ``--atari GAME`` (an Atari game under the Atari100k protocol), and the evaluation games' frame cap of Atari.
+
+    :param parser: the script's parser
+    """
+    frames = parser.add_mutually_exclusive_group()
+    frames.add_argument("--pixels", type=int, default=None, help="learn from SIZE x SIZE frames with CnnPolicy")
+    frames.add_argument("--atari", default=None, metavar="GAME", help="learn an Atari game (Atari100k protocol)")
+    parser.add_argument(
+        "--eval-max-episode-frames",
+        type=int,
+        default=ATARI_MAX_EPISODE_FRAMES,
+        help="Atari: frame cap of evaluation games (default: the protocol's 108,000; lower only for quick checks)",
+    )
 
 
 @dataclass(frozen=True)
