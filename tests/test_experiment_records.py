@@ -15,8 +15,9 @@ def _means(name: str) -> dict[int, float]:
 
 
 def _means_in(folder: str, name: str) -> dict[int, float]:
+    """A record's deterministic means by env steps, without the evaluation after the training-only epochs."""
     record = json.loads((EXPERIMENTS.parent / folder / f"{name}.json").read_text())
-    return {point["steps"]: point["mean"] for point in record["curve"]}
+    return {point["steps"]: point["mean"] for point in record["curve"] if not point.get("after_training")}
 
 
 def _text(relative: str) -> str:
@@ -59,7 +60,14 @@ def test_the_untuned_checks_are_quoted_from_their_records():
         assert ", ".join(f"{means[steps]:.1f}" for steps in sorted(means) if steps >= 10_000) in table
 
 
-PIXEL_RUNS = ["cpu_preset", "lr1e-3", "lr1e-3_stabilised", "lr1e-3_stabilised_wm8", "lr1e-3_stabilised_50k"]
+PIXEL_RUNS = [
+    "cpu_preset",
+    "lr1e-3",
+    "lr1e-3_stabilised",
+    "lr1e-3_stabilised_wm8",
+    "lr1e-3_stabilised_50k",
+    "lr1e-3_stabilised_wm8_50k",
+]
 
 
 @pytest.mark.parametrize("run", PIXEL_RUNS)
@@ -69,6 +77,10 @@ def test_the_pixel_cartpole_table_quotes_each_runs_curve(run):
     row = f"`CartPole-v1_CnnPolicy_{run}.json`"
     assert row in table
     assert ", ".join(f"{means[steps]:.1f}" for steps in sorted(means)) in table.split(row, 1)[1].split("|")[2]
+    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / f"CartPole-v1_CnnPolicy_{run}.json").read_text())
+    after = [point["mean"] for point in record["curve"] if point.get("after_training")]
+    if after:
+        assert f"({after[0]:.1f} after the training-only epochs)" in table.split(row, 1)[1].split("|")[2]
 
 
 def _window_means(run: str) -> dict[int, dict[str, float]]:
@@ -104,6 +116,15 @@ def test_the_pixel_cartpole_diagnostics_tables_are_the_progress_files_averaged_o
             f"| {_diagnostics_cells(means)}"
         )
         assert row in table
+    eight_50k = _window_means("lr1e-3_stabilised_wm8_50k")
+    for window in (2, 4, 6, 8, 10):
+        for label, runs in (("4 updates", four), ("8 updates", eight_50k)):
+            means = runs[window]
+            row = (
+                f"| {window * 5}k | {label} | {means['rollout/ep_rew_mean']:.1f} | {means['train/entropy']:.2f} "
+                f"| {_diagnostics_cells(means)}"
+            )
+            assert row in table
     eight = _window_means("lr1e-3_stabilised_wm8")
     for window in (1, 2, 3):
         for label, runs in (("4 updates", four), ("8 updates", eight)):
@@ -119,3 +140,13 @@ def test_the_cpu_preset_page_quotes_the_pixel_records():
     assert f"{stabilised[50_000]:.1f} after 50k steps (best {stabilised[best]:.1f} at {best // 1000}k" in doc
     preset = json.loads((ROOT / "benchmarks" / "results" / "learning" / "CartPole-v1_CnnPolicy_seed0.json").read_text())
     assert f"a mean of {preset['final_mean']:.1f} after {preset['steps'] // 1000}k steps" in doc
+    name = "CartPole-v1_CnnPolicy_lr1e-3_stabilised_wm8_50k"
+    eight = _means_in("pixel_cartpole", name)
+    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / f"{name}.json").read_text())
+    after = next(point["mean"] for point in record["curve"] if point.get("after_training"))
+    best = max(eight, key=eight.get)
+    quoted = (
+        f"{eight[50_000]:.1f} after 50k steps, {after:.1f} after the training-only epochs "
+        f"(best {eight[best]:.1f} at {best // 1000}k), in {record['train_minutes']:.1f} minutes"
+    )
+    assert quoted in doc
