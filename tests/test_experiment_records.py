@@ -150,3 +150,50 @@ def test_the_cpu_preset_page_quotes_the_pixel_records():
         f"(best {eight[best]:.1f} at {best // 1000}k), in {record['train_minutes']:.1f} minutes"
     )
     assert quoted in doc
+
+
+def test_the_atari_table_quotes_the_boxing_records():
+    folder = ROOT / "benchmarks" / "results" / "atari"
+    lines = (folder / "README.md").read_text().splitlines()
+    table = _text("benchmarks/results/atari/README.md")
+    jedi = json.loads((folder / "Boxing_CnnPolicy_cpu_preset_seed0.json").read_text())
+    dqn = json.loads((folder / "dqn_Boxing_CnnPolicy_seed0.json").read_text())
+    rows = {"JEDI, `cpu` preset, deterministic": (jedi, "mean"), "JEDI, `cpu` preset, sampled actions": (jedi, "mean_sampled")}
+    rows["SB3 DQN, zoo Atari settings"] = (dqn, "mean")
+    for label, (record, key) in rows.items():
+        (row,) = [line for line in lines if line.startswith(f"| {label} |")]
+        during = ", ".join(f"{point[key]:.1f}" for point in record["curve"] if not point.get("after_training"))
+        assert row.split("|")[4].strip().startswith(during)
+        after = [point[key] for point in record["curve"] if point.get("after_training")]
+        if after:
+            assert f"({after[0]:.1f} after the training-only epochs)" in row
+    assert f"| {jedi['train_minutes']:.1f} |" in table and f"| {dqn['train_minutes']:.1f} |" in table
+    scores = jedi["reference_scores"]
+    assert f"Random play scores {scores['random']} and the human reference {scores['human']}" in table
+    with (folder / "Boxing_CnnPolicy_cpu_preset_seed0_progress.csv").open() as file:
+        logged = list(csv.DictReader(file))
+    entropies = [float(row["train/entropy"]) for row in logged if row["train/entropy"]]
+    assert f"(entropy {min(entropies):.3f}-{max(entropies):.3f} at every logged point" in table
+    recalls = [float(row["world_model/reward_recall_pos"]) for row in logged if row["world_model/reward_recall_pos"]]
+    assert len(recalls) == 4 and set(recalls) == {0.0}
+
+
+def test_the_docs_quote_the_boxing_records():
+    folder = ROOT / "benchmarks" / "results" / "atari"
+    jedi = json.loads((folder / "Boxing_CnnPolicy_cpu_preset_seed0.json").read_text())
+    dqn = json.loads((folder / "dqn_Boxing_CnnPolicy_seed0.json").read_text())
+    doc = _text("docs/cpu-preset.md")
+    for label, record, key, minutes in (
+        ("JEDI, `cpu` preset, deterministic", jedi, "mean", f" {jedi['train_minutes']:.1f} |"),
+        ("JEDI, `cpu` preset, sampled actions", jedi, "mean_sampled", " |"),
+        ("SB3 DQN", dqn, "mean", f" {dqn['train_minutes']:.1f} |"),
+    ):
+        during = [point[key] for point in record["curve"] if not point.get("after_training")]
+        assert f"| {label} | " + " | ".join(f"{value:.1f}" for value in during) + " |" + minutes in doc
+    last = next(point for point in jedi["curve"] if point["steps"] == 50_000 and not point.get("after_training"))
+    quoted = (
+        f"Boxing after 50k steps ({jedi['train_minutes']:.1f} minutes) plays at the random level with sampled actions "
+        f"({last['mean_sampled']:.1f}; random {jedi['reference_scores']['random']}, human "
+        f"{jedi['reference_scores']['human']}), SB3's DQN at {dqn['curve'][-1]['mean']:.1f}"
+    )
+    assert quoted in _text("README.md")
