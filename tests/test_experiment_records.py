@@ -197,3 +197,67 @@ def test_the_docs_quote_the_boxing_records():
         f"{jedi['reference_scores']['human']}), SB3's DQN at {dqn['curve'][-1]['mean']:.1f}"
     )
     assert quoted in _text("README.md")
+
+
+LUNAR_LANDER_RUNS = [
+    ("today's defaults (de53304)", 0, "learning", "LunarLander-v3_MlpPolicy_seed0"),
+    ("earlier defaults (a6fefff)", 0, "experiments/earlier_defaults", "LunarLander-v3_MlpPolicy_seed0"),
+    ("earlier defaults (522b635)", 1, "learning", "LunarLander-v3_MlpPolicy_seed1"),
+    ("earlier defaults (522b635)", 2, "learning", "LunarLander-v3_MlpPolicy_seed2"),
+    ("`exploration_episodes=0`", 0, "experiments/lunar_lander", "LunarLander-v3_no_exploration_episodes_seed0"),
+    ("`self_imitation_coef=0`", 0, "experiments/lunar_lander", "LunarLander-v3_no_self_imitation_seed0"),
+]
+
+
+@pytest.mark.parametrize(("label", "seed", "folder", "name"), LUNAR_LANDER_RUNS)
+def test_the_lunar_lander_ablation_table_quotes_each_runs_evaluations(label, seed, folder, name):
+    record = json.loads((ROOT / "benchmarks" / "results" / folder / f"{name}.json").read_text())
+    # A row names the commit of its defaults; the README names the ablations' commits.
+    expected = (
+        label.split("(")[1].rstrip(")") if "(" in label else {"`exploration_episodes=0`": "fd0f9de"}.get(label, "f309d1f")
+    )
+    assert record["commit"].startswith(expected)
+    points = {point["steps"]: point for point in record["curve"] if not point.get("after_training")}
+    cells = []
+    for steps in (10_000, 20_000, 30_000, 40_000, 50_000):
+        sampled = points[steps].get("mean_sampled")
+        cells.append(f"{points[steps]['mean']:.1f} / " + ("-" if sampled is None else f"{sampled:.1f}"))
+    assert f"| {label} | {seed} | " + " | ".join(cells) + " |" in _text(
+        "benchmarks/results/experiments/lunar_lander/README.md"
+    )
+
+
+@pytest.mark.parametrize(
+    ("label", "name"),
+    [
+        ("today's defaults", "defaults"),
+        ("`exploration_episodes=0`", "no_exploration_episodes"),
+        ("`self_imitation_coef=0`", "no_self_imitation"),
+    ],
+)
+def test_the_lunar_lander_entropy_table_is_the_progress_files_averaged(label, name):
+    path = EXPERIMENTS.parent / "lunar_lander" / f"LunarLander-v3_{name}_seed0_progress.csv"
+    with path.open() as file:
+        rows = [row for row in csv.DictReader(file) if int(row["time/total_timesteps"]) <= 50_000]
+    entropies = []
+    for low in (10_000, 20_000, 30_000, 40_000):
+        window = [
+            float(row["train/entropy"])
+            for row in rows
+            if row["train/entropy"] and low < int(row["time/total_timesteps"]) <= low + 10_000
+        ]
+        entropies.append(f"{sum(window) / len(window):.2f}")
+    training = [float(row["rollout/ep_rew_mean"]) for row in rows if row["rollout/ep_rew_mean"]]
+    row = f"| {label} | {', '.join(entropies)} | {training[-1]:.1f} |"
+    assert row in _text("benchmarks/results/experiments/lunar_lander/README.md")
+
+
+def test_the_readme_quotes_the_lunar_lander_ablations():
+    folder = "lunar_lander"
+    no_self_imitation = _means_in(folder, "LunarLander-v3_no_self_imitation_seed0")
+    no_exploration = _means_in(folder, "LunarLander-v3_no_exploration_episodes_seed0")
+    quoted = (
+        f"without self-imitation {no_self_imitation[50_000]:.1f} at 50k ({no_self_imitation[40_000]:.1f} at 40k), "
+        f"without exploration episodes {no_exploration[50_000]:.1f}"
+    )
+    assert quoted in _text("README.md")
