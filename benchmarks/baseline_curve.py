@@ -66,6 +66,7 @@ from sb3_jedi.benchmarks.curves import (
     add_observation_arguments,
     atari_fields,
     learn_curve,
+    task_and_policy,
 )
 from sb3_jedi.run_info import source_commit
 
@@ -427,16 +428,10 @@ def run(
     :return: the record
     """
     commit = source_commit(__file__)  # the code that runs: read before training, while the tree may change
-    if atari and pixels is not None:
-        raise ValueError("Choose one of `atari` and `pixels`: an Atari game's frames are the protocol's 64x64 RGB.")
+    env_id, policy = task_and_policy(env_id, pixels, atari)
     th.set_num_threads(1)
     algo = algo.upper()
-    policy = "MlpPolicy" if pixels is None and not atari else "CnnPolicy"
     settings = zoo_settings(algo, env_id, pixels, atari)
-    if atari:
-        from sb3_jedi.envs import resolve_atari_game
-
-        env_id = resolve_atari_game(env_id)  # the ALE game name ("Pong"), as the reference tables name it
     env, eval_env = make_envs(env_id, seed, pixels, settings.hyperparameters, atari, eval_max_episode_frames)
     model = ALGOS[algo](policy, env, seed=seed, **model_kwargs(settings.hyperparameters))
     header = {

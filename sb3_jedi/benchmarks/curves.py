@@ -36,6 +36,7 @@ __all__ = [
     "add_observation_arguments",
     "atari_fields",
     "learn_curve",
+    "task_and_policy",
 ]
 
 # The Atari100k protocol's cap on a game: 108,000 emulator frames (30 minutes of play, 27,000 agent steps).
@@ -74,6 +75,26 @@ def add_observation_arguments(parser: argparse.ArgumentParser) -> None:
         default=ATARI_MAX_EPISODE_FRAMES,
         help="Atari: frame cap of evaluation games (default: the protocol's 108,000; lower only for quick checks)",
     )
+
+
+def task_and_policy(env_id: str, pixels: int | None, atari: bool) -> tuple[str, str]:
+    """
+    The env a learning-curve script trains on, as its record names it, and the SB3 policy that learns it: the gymnasium
+    id with ``MlpPolicy`` (vectors) or ``CnnPolicy`` (``pixels``), or the ALE game name (``"Pong"``, as the reference
+    score tables name it) with ``CnnPolicy`` (``atari``).
+
+    :param env_id: a gymnasium id, or with ``atari`` an Atari game (``"Pong"``, ``"ALE/Pong-v5"``)
+    :param pixels: side of the rendered frames to learn from, or None
+    :param atari: ``env_id`` is an Atari game, learnt under the Atari100k protocol
+    :return: ``(env_id, policy)``
+    """
+    if atari and pixels is not None:
+        raise ValueError("Choose one of `atari` and `pixels`: an Atari game's frames are the protocol's 64x64 RGB.")
+    if atari:
+        from sb3_jedi.envs import resolve_atari_game
+
+        return resolve_atari_game(env_id), "CnnPolicy"
+    return env_id, "MlpPolicy" if pixels is None else "CnnPolicy"
 
 
 @dataclass(frozen=True)
