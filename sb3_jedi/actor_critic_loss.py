@@ -228,20 +228,26 @@ def replay_value_loss(values: th.Tensor, returns: th.Tensor, weights: th.Tensor)
 
 
 def self_imitation_loss(
-    log_probs: th.Tensor, returns: th.Tensor, values: th.Tensor, weights: th.Tensor, scale: th.Tensor | float = 1.0
+    log_probs: th.Tensor,
+    returns: th.Tensor,
+    values: th.Tensor,
+    weights: th.Tensor,
+    scale: th.Tensor | float = 1.0,
+    margin: float = 0.0,
 ) -> th.Tensor:
     """
     Self-imitation (Oh et al., 2018): raise the log-probability of replayed actions whose return beat the critic's
-    value, in proportion to by how much, ``-log pi(a_t | s_t) * max(R_t - V(s_t), 0) / scale``; actions that did worse
-    than expected are left alone.
+    value, in proportion to by how much, ``-log pi(a_t | s_t) * max((R_t - V(s_t)) / scale - margin, 0)``; actions
+    that did worse than expected, or better by less than the margin, are left alone.
 
     :param log_probs: (B, L) log-probabilities of the stored actions under the current actor (with gradient)
     :param returns: (B, L) returns of the stored rows
     :param values: (B, L) the critic's values of the rows
     :param weights: (B, L) 1 for rows that count, 0 otherwise
     :param scale: divides the advantages (the return scale, as in the imagined policy loss)
+    :param margin: the part of a scaled advantage below this does not count
     :return: scalar loss
     """
-    advantages = ((returns - values).detach().clamp(min=0.0) / scale).detach()
+    advantages = ((returns - values).detach() / scale - margin).clamp(min=0.0).detach()
     weights = weights.detach().float()
     return -(weights * log_probs * advantages).sum() / weights.sum().clamp(min=1.0)

@@ -113,6 +113,7 @@ ATARI_DEFAULTS: dict[str, Any] = {
     "replay_value_coef": 0.0,
     # 0: the actor learns in imagination only (DIAMOND, JEDI).
     "self_imitation_coef": 0.0,
+    "self_imitation_margin": 0.0,
 }
 
 # Small, fast settings for vector observations (CartPole-sized tasks on a CPU), defaults of MlpPolicy.
@@ -154,6 +155,7 @@ SAVED_HYPERPARAMETERS: dict[str, Any] = {
     "exploration_episodes": 0.0,
     "replay_value_coef": 0.0,
     "self_imitation_coef": 0.0,
+    "self_imitation_margin": 0.0,
 }
 
 
@@ -251,6 +253,10 @@ class JEDI(OffPolicyAlgorithm):
         the return scale. Real successes, such as an exploration episode that reached a goal, then teach the actor
         directly, not only through imagination; 0 (paper, ``CnnPolicy``): the actor learns in imagination only;
         ``MlpPolicy``: 1
+    :param self_imitation_margin: the self-imitation loss counts only the part of an advantage (in units of the return
+        scale) above this margin: rare real successes beat the critic by many return scales, while on tasks of dense
+        rewards most replayed segments beat it by a little, by chance, and would hold the actor to its past actions;
+        0: every positive advantage counts (Oh et al., 2018)
     :param max_nonfinite_updates: an update whose loss or gradient norm is NaN or infinite is skipped (no optimiser
         step) and counted in ``train/nonfinite_updates``; after this many consecutive skipped updates of one component
         (world model or actor-critic) training stops with :class:`NonFiniteError`
@@ -316,6 +322,7 @@ class JEDI(OffPolicyAlgorithm):
     target_critic_tau: float | None
     replay_value_coef: float
     self_imitation_coef: float
+    self_imitation_margin: float
 
     def __init__(
         self,
@@ -353,6 +360,7 @@ class JEDI(OffPolicyAlgorithm):
         target_critic_tau: float | str | None = "default",
         replay_value_coef: float | None = None,
         self_imitation_coef: float | None = None,
+        self_imitation_margin: float | None = None,
         max_nonfinite_updates: int = 10,
         wm_log_interval: int | None = 100,
         replay_buffer_kwargs: dict[str, Any] | None = None,
@@ -488,6 +496,7 @@ class JEDI(OffPolicyAlgorithm):
             "termination_oversampling": 0.0 <= self.termination_oversampling <= 1.0,
             "replay_value_coef": self.replay_value_coef >= 0.0,
             "self_imitation_coef": self.self_imitation_coef >= 0.0,
+            "self_imitation_margin": self.self_imitation_margin >= 0.0,
             "max_nonfinite_updates": self.max_nonfinite_updates >= 1,
             "wm_log_interval": self.wm_log_interval is None or self.wm_log_interval >= 1,
         }
@@ -1050,7 +1059,9 @@ class JEDI(OffPolicyAlgorithm):
         scale = policy.return_scaler.scale if self.return_normalization else th.ones(())
         return {
             "replay_value_loss": replay_value_loss(online, returns, weights),
-            "self_imitation_loss": self_imitation_loss(log_probs, returns, online, weights, scale),
+            "self_imitation_loss": self_imitation_loss(
+                log_probs, returns, online, weights, scale, margin=self.self_imitation_margin
+            ),
         }
 
     def first_epoch_steps(self, gradient_steps: int) -> tuple[int, int]:
