@@ -210,3 +210,56 @@ def test_readme_quotes_the_latest_lunar_lander_points_of_seeds_1_and_2():
     last = [runs[seed]["curve"][-1] for seed in (1, 2)]
     assert last[0]["steps"] == last[1]["steps"]
     assert f"at {last[0]['mean']:.1f} and {last[1]['mean']:.1f} at {last[0]['steps'] // 1000}k" in readme
+
+
+def test_pixel_checkpoint_tables_in_readme_and_docs_are_rendered_from_the_results_json():
+    results = json.loads(learning_results.RESULTS_JSON.read_text())
+    table = learning_results.render_checkpoint_table(results)
+    for path in (learning_results.README, learning_results.CPU_PRESET_DOC):
+        text = path.read_text()
+        block = learning_results.readme_block(text, learning_results.CHECKPOINT_BEGIN, learning_results.CHECKPOINT_END)
+        assert block == table, path
+    # JEDI and both baselines, every seed of each baseline, and the five columns the pixel task asks for.
+    assert "| Agent | Seed | 10k | 20k | 30k | 40k | 50k | Train minutes | Commit |" in table
+    for agent in ("JEDI CnnPolicy, `cpu` preset", "SB3 PPO, zoo settings, mean", "SB3 DQN, zoo settings, mean"):
+        assert f"| {agent} |" in table
+
+
+def _run(seed: int, points: list[tuple[int, float]], minutes: float, after_training: float | None = None) -> dict:
+    curve = [{"steps": steps, "mean": mean, "std": 0.0} for steps, mean in points]
+    if after_training is not None:
+        curve.append({"steps": points[-1][0], "mean": after_training, "std": 0.0, "after_training": True})
+    return {"seed": seed, "curve": curve, "train_minutes": minutes, "commit": f"{seed}" * 40}
+
+
+def test_checkpoint_table_reads_each_run_at_its_checkpoints():
+    jedi = [_run(0, [(10_000, 5.0), (15_000, 7.0), (20_000, 9.0)], 30.0, after_training=99.0)]
+    ppo = [_run(0, [(10_000, 1.0), (20_000, 3.0)], 4.0), _run(1, [(10_000, 2.0)], 6.0)]
+    results = {
+        "tasks": {
+            "pixels": {
+                "steps": 20_000,
+                "policy": "CnnPolicy",
+                "preset": "cpu",
+                "planned_seeds": [0, 1],
+                "runs": jedi,
+                "baselines": {"PPO": {"planned_seeds": [0, 1], "runs": ppo}},
+            }
+        }
+    }
+    lines = learning_results.render_checkpoint_table(results, "pixels", every=10_000).splitlines()
+    assert lines[0] == "| Agent | Seed | 10k | 20k | Train minutes | Commit |"
+    # The evaluation after the training-only epochs is not the 20k point; a seed not run is said to be missing.
+    assert lines[2] == f"| JEDI CnnPolicy, `cpu` preset | 0 | 5.0 | 9.0 | 30.0 | `{'0' * 7}` |"
+    assert lines[3].startswith("| JEDI CnnPolicy, `cpu` preset | 1 | not run yet |")
+    assert lines[3].count("|") == lines[0].count("|")
+    assert lines[4] == f"| SB3 PPO, zoo settings | 0 | 1.0 | 3.0 | 4.0 | `{'0' * 7}` |"
+    assert lines[5] == f"| SB3 PPO, zoo settings | 1 | 2.0 | - | 6.0 | `{'1' * 7}` |"
+    # The mean is taken only where every seed was evaluated.
+    assert lines[6] == "| SB3 PPO, zoo settings, mean | 0, 1 | 1.5 | - | 5.0 | |"
+    assert len(lines) == 7
+
+
+def test_missing_checkpoint_markers_are_reported():
+    with pytest.raises(ValueError, match="checkpoint-returns markers"):
+        learning_results.readme_block("# docs\n", learning_results.CHECKPOINT_BEGIN, learning_results.CHECKPOINT_END)
