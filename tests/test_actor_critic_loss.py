@@ -147,3 +147,15 @@ def test_self_imitation_raises_only_actions_that_beat_the_value():
     loss.backward()
     assert logits.grad[0, 0, 0].item() < 0 < logits.grad[0, 0, 1].item()  # descent raises action 0 in row 0
     assert logits.grad[0, 1].abs().sum().item() == 0.0 and logits.grad[0, 2].abs().sum().item() == 0.0
+
+
+def test_self_imitation_margin_leaves_out_advantages_below_it():
+    log_probs = th.log(th.full((1, 3), 0.5))
+    returns = th.tensor([[10.0, 1.0, 3.0]])
+    values = th.zeros(1, 3)
+    weights = th.ones(1, 3)
+    # In units of the return scale 4: advantages 2.5, 0.25 and 0.75; a margin of 0.5 keeps 2.0, nothing and 0.25.
+    loss = self_imitation_loss(log_probs, returns, values, weights, scale=4.0, margin=0.5)
+    assert loss.item() == pytest.approx(-(2.0 + 0.25) * math.log(0.5) / 3)
+    without = self_imitation_loss(log_probs, returns, values, weights, scale=4.0)
+    assert without.item() == pytest.approx(-(2.5 + 0.25 + 0.75) * math.log(0.5) / 3)

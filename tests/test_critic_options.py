@@ -77,10 +77,11 @@ def _as_saved_before_the_options(data: dict) -> None:
     assert data["policy_kwargs"]["actor_critic_kwargs"].pop("separate_critic") is False
     for name in ("initial_exploration", "exploration_episodes", "replay_value_coef", "self_imitation_coef"):
         del data[name]
+    del data["self_imitation_margin"]
 
 
 def test_models_saved_before_the_options_load_as_they_were_trained(tmp_path):
-    old_behaviour = {"initial_exploration": "uniform", "exploration_episodes": 0.0, **OFF}
+    old_behaviour = {"initial_exploration": "uniform", "exploration_episodes": 0.0, "self_imitation_margin": 0.0, **OFF}
     shared = {"actor_critic_kwargs": {"separate_critic": False}}
     model = JEDI("MlpPolicy", "CartPole-v1", seed=0, policy_kwargs=shared, **{**TINY, **old_behaviour})
     model.save(tmp_path / "new.zip")
@@ -94,4 +95,5 @@ def test_models_saved_before_the_options_load_as_they_were_trained(tmp_path):
     JEDI("MlpPolicy", "CartPole-v1", seed=0, **TINY).save(tmp_path / "defaults.zip")
     new = JEDI.load(tmp_path / "defaults.zip")
     assert new.policy.actor_critic.separate_critic and (new.self_imitation_coef, new.exploration_episodes) == (1.0, 0.25)
+    assert new.self_imitation_margin == 0.25
     assert new.initial_exploration == "random_linear"

@@ -50,6 +50,7 @@ def test_paper_schedule_values():
     # Nor does its actor learn from replay, or its collection switch to exploration episodes.
     assert ATARI_DEFAULTS["self_imitation_coef"] == 0.0 and ATARI_DEFAULTS["exploration_episodes"] == 0.0
     assert model.self_imitation_coef == 0.0 and diamond.self_imitation_coef == 0.0
+    assert model.self_imitation_margin == 0.0 and diamond.self_imitation_margin == 0.0
     assert not model.policy.actor_critic.separate_critic and not diamond.policy.actor_critic.separate_critic
 
 
@@ -57,7 +58,7 @@ def test_mlp_policy_defaults_for_goals_that_random_actions_rarely_reach():
     # Not DIAMOND's: the options with which Acrobot learnt (benchmarks/results/experiments/sparse_goals/README.md).
     model = JEDI("MlpPolicy", "CartPole-v1")
     assert (model.initial_exploration, model.exploration_episodes) == ("random_linear", 0.25)
-    assert (model.replay_value_coef, model.self_imitation_coef) == (1.0, 1.0)
+    assert (model.replay_value_coef, model.self_imitation_coef, model.self_imitation_margin) == (1.0, 1.0, 0.25)
     assert model.policy.actor_critic.separate_critic
     # Saved explicitly, so that a later change of default cannot rebuild another network on load.
     assert model.policy_kwargs["actor_critic_kwargs"]["separate_critic"] is True
