@@ -36,7 +36,7 @@ def test_the_self_imitation_run_is_quoted_from_its_record(document):
 
 def test_the_experiment_table_quotes_every_runs_last_evaluation():
     table = _text("benchmarks/results/experiments/sparse_goals/README.md")
-    for run in ("A", "C", "D", "E", "G", "I", "K"):
+    for run in ("A", "C", "D", "E", "G", "I", "K", "L"):
         means = _means(f"Acrobot-v1_{run}")
         last = max(means)
         assert f"| {run} |" in table
@@ -206,16 +206,20 @@ LUNAR_LANDER_RUNS = [
     ("earlier defaults (522b635)", 2, "learning", "LunarLander-v3_MlpPolicy_seed2"),
     ("`exploration_episodes=0`", 0, "experiments/lunar_lander", "LunarLander-v3_no_exploration_episodes_seed0"),
     ("`self_imitation_coef=0`", 0, "experiments/lunar_lander", "LunarLander-v3_no_self_imitation_seed0"),
+    ("`self_imitation_margin=0.25`", 0, "experiments/lunar_lander", "LunarLander-v3_self_imitation_margin_seed0"),
 ]
+ABLATION_COMMITS = {
+    "`exploration_episodes=0`": "fd0f9de",
+    "`self_imitation_coef=0`": "f309d1f",
+    "`self_imitation_margin=0.25`": "f3d8c85",
+}
 
 
 @pytest.mark.parametrize(("label", "seed", "folder", "name"), LUNAR_LANDER_RUNS)
 def test_the_lunar_lander_ablation_table_quotes_each_runs_evaluations(label, seed, folder, name):
     record = json.loads((ROOT / "benchmarks" / "results" / folder / f"{name}.json").read_text())
     # A row names the commit of its defaults; the README names the ablations' commits.
-    expected = (
-        label.split("(")[1].rstrip(")") if "(" in label else {"`exploration_episodes=0`": "fd0f9de"}.get(label, "f309d1f")
-    )
+    expected = label.split("(")[1].rstrip(")") if "(" in label else ABLATION_COMMITS[label]
     assert record["commit"].startswith(expected)
     points = {point["steps"]: point for point in record["curve"] if not point.get("after_training")}
     cells = []
@@ -233,6 +237,7 @@ def test_the_lunar_lander_ablation_table_quotes_each_runs_evaluations(label, see
         ("today's defaults", "defaults"),
         ("`exploration_episodes=0`", "no_exploration_episodes"),
         ("`self_imitation_coef=0`", "no_self_imitation"),
+        ("`self_imitation_margin=0.25`", "self_imitation_margin"),
     ],
 )
 def test_the_lunar_lander_entropy_table_is_the_progress_files_averaged(label, name):
@@ -261,3 +266,74 @@ def test_the_readme_quotes_the_lunar_lander_ablations():
         f"without exploration episodes {no_exploration[50_000]:.1f}"
     )
     assert quoted in _text("README.md")
+
+
+def _self_imitation_losses(run: str) -> list[tuple[int, float]]:
+    with (EXPERIMENTS / f"Acrobot-v1_{run}_progress.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    return [
+        (int(row["time/total_timesteps"]), float(row["train/self_imitation_loss"]))
+        for row in rows
+        if row["train/self_imitation_loss"]
+    ]
+
+
+def test_the_self_imitation_margin_run_is_quoted_from_its_record_and_log():
+    means = _means("Acrobot-v1_L")
+    text = _text("benchmarks/results/experiments/sparse_goals/README.md")
+    quoted = ", ".join(f"{means[steps]:.1f}" for steps in (10_000, 20_000, 30_000))
+    assert f"then {quoted} at 10k, 20k and 30k steps" in text
+    assert f"-500 up to {max(steps for steps, mean in means.items() if steps < 10_000 and mean == -500.0):,} steps" in text
+    losses = {run: _self_imitation_losses(run) for run in ("I", "L")}
+    early = {run: [loss for steps, loss in values if steps <= 6_000] for run, values in losses.items()}
+    late = {run: [loss for steps, loss in values if steps >= 13_000] for run, values in losses.items()}
+    assert f"loss is {min(early['L']):.3f}-{max(early['L']):.3f} up to 6,000 steps" in text
+    assert f"(run I: {min(early['I']):.2f}-{max(early['I']):.2f})" in text
+    assert f"at most {max(late['L']):.4f} from 13,000 steps on (run I: up to {max(late['I']):.4f})" in text
+
+
+def _lunar_lander_progress(name: str) -> list[dict[str, str]]:
+    path = EXPERIMENTS.parent / "lunar_lander" / f"LunarLander-v3_{name}_seed0_progress.csv"
+    with path.open() as file:
+        return [row for row in csv.DictReader(file) if int(row["time/total_timesteps"]) <= 50_000]
+
+
+def test_the_self_imitation_margin_paragraph_is_quoted_from_the_records():
+    text = _text("benchmarks/results/experiments/lunar_lander/README.md")
+    losses = {}
+    for name in ("self_imitation_margin", "defaults", "no_exploration_episodes"):
+        rows = _lunar_lander_progress(name)
+        values = [
+            float(row["train/self_imitation_loss"])
+            for row in rows
+            if row["train/self_imitation_loss"] and int(row["time/total_timesteps"]) > 10_000
+        ]
+        losses[name] = f"{sum(values) / len(values):.4f}"
+    assert (
+        f"averaged {losses['self_imitation_margin']} against {losses['defaults']} with today's defaults "
+        f"({losses['no_exploration_episodes']} without exploration episodes)"
+    ) in text
+    averages = {}
+    for name, folder in [
+        ("LunarLander-v3_self_imitation_margin_seed0", "lunar_lander"),
+        ("LunarLander-v3_no_self_imitation_seed0", "lunar_lander"),
+        ("LunarLander-v3_no_exploration_episodes_seed0", "lunar_lander"),
+        ("LunarLander-v3_defaults_seed0", None),
+    ]:
+        if folder is None:
+            record = json.loads(
+                (ROOT / "benchmarks" / "results" / "learning" / "LunarLander-v3_MlpPolicy_seed0.json").read_text()
+            )
+            means = {point["steps"]: point["mean"] for point in record["curve"] if not point.get("after_training")}
+        else:
+            means = _means_in(folder, name)
+        averages[name] = f"{sum(means[steps] for steps in range(10_000, 50_001, 10_000)) / 5:.1f}"
+    assert (
+        f"average {averages['LunarLander-v3_self_imitation_margin_seed0']}, against "
+        f"{averages['LunarLander-v3_no_self_imitation_seed0']} without self-imitation, "
+        f"{averages['LunarLander-v3_no_exploration_episodes_seed0']} without exploration episodes and "
+        f"{averages['LunarLander-v3_defaults_seed0']} with today's defaults"
+    ) in text
+    margin = _means_in("lunar_lander", "LunarLander-v3_self_imitation_margin_seed0")
+    assert f"{margin[30_000]:.1f} and {margin[40_000]:.1f} at 30k and 40k, {margin[50_000]:.1f} at 50k" in text
+    assert f"run L of `../sparse_goals/README.md`: {_means('Acrobot-v1_L')[30_000]:.1f} at 30k steps" in text
