@@ -266,6 +266,13 @@ def test_the_readme_quotes_the_lunar_lander_ablations():
         f"without exploration episodes {no_exploration[50_000]:.1f}"
     )
     assert quoted in _text("README.md")
+    margin = _means_in(folder, "LunarLander-v3_self_imitation_margin_seed0")
+    acrobot = _means("Acrobot-v1_L")
+    quoted = (
+        f"seed 0 scored {margin[50_000]:.1f} at 50k steps (and {margin[40_000]:.1f} at 40k), its actor's entropy that "
+        f"of the run without self-imitation, and Acrobot seed 0 kept its level ({acrobot[30_000]:.1f} at 30k"
+    )
+    assert quoted in _text("README.md")
 
 
 def _self_imitation_losses(run: str) -> list[tuple[int, float]]:
