@@ -263,3 +263,23 @@ def test_checkpoint_table_reads_each_run_at_its_checkpoints():
 def test_missing_checkpoint_markers_are_reported():
     with pytest.raises(ValueError, match="checkpoint-returns markers"):
         learning_results.readme_block("# docs\n", learning_results.CHECKPOINT_BEGIN, learning_results.CHECKPOINT_END)
+
+
+def test_readme_quotes_the_seed_0_rows_of_the_self_imitation_margin():
+    results = json.loads(learning_results.RESULTS_JSON.read_text())["tasks"]
+    cartpole, acrobot = (
+        next(run for run in results[task]["runs"] if run["seed"] == 0) for task in ("CartPole-v1", "Acrobot-v1")
+    )
+    assert cartpole["hyperparameters"]["self_imitation_margin"] == acrobot["hyperparameters"]["self_imitation_margin"]
+    cartpole_low = min((point["mean"], point["steps"]) for point in cartpole["curve"] if point["steps"] >= 10_000)
+    acrobot_after = [point for point in acrobot["curve"] if point["steps"] >= 15_000]
+    assert all(point["mean"] >= -100.0 for point in acrobot_after)
+    acrobot_low = [point["steps"] for point in acrobot["curve"] if point["mean"] == -500.0 and point["steps"] > 10_000]
+    quoted = (
+        f"(CartPole {cartpole['final_mean']:.1f} at 30k steps, at the goal from 10k on but for one evaluation of "
+        f"{cartpole_low[0]:.1f} at {cartpole_low[1] // 1000}k; Acrobot {acrobot['final_mean']:.1f}, at -500 once more at "
+        f"{acrobot_low[0] / 1000:g}k, above the goal from 15k on)"
+    )
+    assert quoted in _readme_words()
+    # "at the goal from 10k on but for one evaluation": only one point from 10k on is below the goal.
+    assert sum(point["mean"] < 475.0 for point in cartpole["curve"] if point["steps"] >= 10_000) == 1
