@@ -283,3 +283,16 @@ def test_readme_quotes_the_seed_0_rows_of_the_self_imitation_margin():
     assert quoted in _readme_words()
     # "at the goal from 10k on but for one evaluation": only one point from 10k on is below the goal.
     assert sum(point["mean"] < 475.0 for point in cartpole["curve"] if point["steps"] >= 10_000) == 1
+
+
+def test_readme_quotes_acrobot_seed_1_with_todays_defaults():
+    runs = json.loads(learning_results.RESULTS_JSON.read_text())["tasks"]["Acrobot-v1"]["summary"]
+    seed1 = next(run for run in runs if run["seed"] == 1)
+    assert seed1["hyperparameters"] == "defaults" and seed1["commit"].startswith("f0f1702")
+    first = seed1["first_step_at_goal"]
+    quoted = (
+        f"seed 1 ran with them on commit f0f1702 ({seed1['final_mean']:.1f} at 30k steps, above the goal from "
+        f"{first / 1000:g}k on, in {seed1['train_minutes']:.1f} minutes)"
+    )
+    assert quoted in _readme_words()
+    assert seed1["lowest_after_goal"] >= -100.0  # "above the goal from ... on"
