@@ -200,7 +200,7 @@ def test_the_docs_quote_the_boxing_records():
 
 
 LUNAR_LANDER_RUNS = [
-    ("today's defaults (de53304)", 0, "learning", "LunarLander-v3_MlpPolicy_seed0"),
+    ("defaults (de53304)", 0, "learning", "LunarLander-v3_MlpPolicy_seed0"),
     ("earlier defaults (a6fefff)", 0, "experiments/earlier_defaults", "LunarLander-v3_MlpPolicy_seed0"),
     ("earlier defaults (522b635)", 1, "learning", "LunarLander-v3_MlpPolicy_seed1"),
     ("earlier defaults (522b635)", 2, "learning", "LunarLander-v3_MlpPolicy_seed2"),
@@ -234,7 +234,7 @@ def test_the_lunar_lander_ablation_table_quotes_each_runs_evaluations(label, see
 @pytest.mark.parametrize(
     ("label", "name"),
     [
-        ("today's defaults", "defaults"),
+        ("defaults (de53304)", "defaults"),
         ("`exploration_episodes=0`", "no_exploration_episodes"),
         ("`self_imitation_coef=0`", "no_self_imitation"),
         ("`self_imitation_margin=0.25`", "self_imitation_margin"),
@@ -317,7 +317,7 @@ def test_the_self_imitation_margin_paragraph_is_quoted_from_the_records():
         ]
         losses[name] = f"{sum(values) / len(values):.4f}"
     assert (
-        f"averaged {losses['self_imitation_margin']} against {losses['defaults']} with today's defaults "
+        f"averaged {losses['self_imitation_margin']} against {losses['defaults']} with the defaults of de53304 "
         f"({losses['no_exploration_episodes']} without exploration episodes)"
     ) in text
     averages = {}
@@ -339,7 +339,7 @@ def test_the_self_imitation_margin_paragraph_is_quoted_from_the_records():
         f"average {averages['LunarLander-v3_self_imitation_margin_seed0']}, against "
         f"{averages['LunarLander-v3_no_self_imitation_seed0']} without self-imitation, "
         f"{averages['LunarLander-v3_no_exploration_episodes_seed0']} without exploration episodes and "
-        f"{averages['LunarLander-v3_defaults_seed0']} with today's defaults"
+        f"{averages['LunarLander-v3_defaults_seed0']} with the defaults of de53304"
     ) in text
     margin = _means_in("lunar_lander", "LunarLander-v3_self_imitation_margin_seed0")
     assert f"{margin[30_000]:.1f} and {margin[40_000]:.1f} at 30k and 40k, {margin[50_000]:.1f} at 50k" in text
