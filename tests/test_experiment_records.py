@@ -207,6 +207,7 @@ LUNAR_LANDER_RUNS = [
     ("`exploration_episodes=0`", 0, "experiments/lunar_lander", "LunarLander-v3_no_exploration_episodes_seed0"),
     ("`self_imitation_coef=0`", 0, "experiments/lunar_lander", "LunarLander-v3_no_self_imitation_seed0"),
     ("`self_imitation_margin=0.25`", 0, "experiments/lunar_lander", "LunarLander-v3_self_imitation_margin_seed0"),
+    ("defaults (f0f1702)", 1, "experiments/lunar_lander", "LunarLander-v3_defaults_f0f1702_seed1"),
 ]
 ABLATION_COMMITS = {
     "`exploration_episodes=0`": "fd0f9de",
@@ -344,3 +345,18 @@ def test_the_self_imitation_margin_paragraph_is_quoted_from_the_records():
     margin = _means_in("lunar_lander", "LunarLander-v3_self_imitation_margin_seed0")
     assert f"{margin[30_000]:.1f} and {margin[40_000]:.1f} at 30k and 40k, {margin[50_000]:.1f} at 50k" in text
     assert f"run L of `../sparse_goals/README.md`: {_means('Acrobot-v1_L')[30_000]:.1f} at 30k steps" in text
+
+
+def test_the_first_seed_of_the_margin_defaults_is_quoted_from_its_record():
+    record = json.loads((EXPERIMENTS.parent / "lunar_lander" / "LunarLander-v3_defaults_f0f1702_seed1.json").read_text())
+    assert record["commit"].startswith("f0f1702") and record["hyperparameters"] == {"wm_log_interval": 50}
+    means = _means_in("lunar_lander", "LunarLander-v3_defaults_f0f1702_seed1")
+    earlier = json.loads((ROOT / "benchmarks" / "results" / "learning" / "LunarLander-v3_MlpPolicy_seed1.json").read_text())
+    earlier_50k = next(point["mean"] for point in earlier["curve"] if point["steps"] == 50_000)
+    quoted = (
+        f"{record['train_minutes']:.1f} minutes), scored {means[40_000]:.1f} at 40k and {means[50_000]:.1f} at 50k, below "
+        f"DQN's 84.3 there and below the {earlier_50k:.1f} of the same seed with the defaults of {earlier['commit'][:7]}"
+    )
+    assert quoted in _text("benchmarks/results/experiments/lunar_lander/README.md")
+    assert means[50_000] < 84.3 < earlier_50k
+    assert f"the first, seed 1 to 50k steps, scored {means[50_000]:.1f} there, below DQN's 84.3" in _text("README.md")
