@@ -326,11 +326,8 @@ def render_checkpoint_table(results: dict[str, Any], task_name: str = CHECKPOINT
             returns = " | ".join(_format_optional(_point_at(run, steps)) for steps in checkpoints)
             lines.append(f"| {agent} | {run['seed']} | {returns} | {run['train_minutes']:.1f} | `{run['commit'][:7]}` |")
         if len(runs) > 1:
-            means = []
-            for steps in checkpoints:
-                points = [_point_at(run, steps) for run in runs]
-                known = [point for point in points if point is not None]
-                means.append(_format_number(sum(known) / len(known)) if len(known) == len(points) else "-")
+            mean_at = dict(zip(*mean_curve(runs), strict=True))
+            means = [_format_optional(mean_at.get(steps)) for steps in checkpoints]
             minutes = sum(run["train_minutes"] for run in runs) / len(runs)
             seeds = ", ".join(str(run["seed"]) for run in runs)
             lines.append(f"| {agent}, mean | {seeds} | {' | '.join(means)} | {minutes:.1f} | |")
@@ -342,22 +339,25 @@ def render_checkpoint_table(results: dict[str, Any], task_name: str = CHECKPOINT
     return "\n".join(lines)
 
 
-def readme_block(text: str, begin: str = BEGIN_MARKER, end: str = END_MARKER) -> str:
-    """The generated part of a document (between the markers), or a ``ValueError`` if the markers are missing."""
+def _block_span(text: str, begin: str, end: str) -> tuple[int, int]:
+    """Where the generated part between the markers starts and stops, or a ``ValueError`` if they are missing."""
     try:
         start = text.index(begin) + len(begin)
-        stop = text.index(end, start)
+        return start, text.index(end, start)
     except ValueError as error:
         name = begin.removeprefix("<!-- ").split(":")[0]
         raise ValueError(f"The document lacks the {name} markers {begin!r} ... {end!r}.") from error
+
+
+def readme_block(text: str, begin: str = BEGIN_MARKER, end: str = END_MARKER) -> str:
+    """The generated part of a document (between the markers), or a ``ValueError`` if the markers are missing."""
+    start, stop = _block_span(text, begin, end)
     return text[start:stop].strip("\n")
 
 
 def _replace_block(path: Path, content: str, begin: str, end: str) -> None:
     text = path.read_text()
-    readme_block(text, begin, end)  # the markers must be there
-    start = text.index(begin) + len(begin)
-    stop = text.index(end, start)
+    start, stop = _block_span(text, begin, end)
     path.write_text(text[:start] + "\n" + content + "\n" + text[stop:])
 
 
@@ -370,13 +370,13 @@ def write_readme(results: dict[str, Any]) -> None:
 
 
 def mean_curve(runs: list[dict[str, Any]]) -> tuple[list[int], list[float]]:
-    """The mean over ``runs`` of their evaluation returns, at the steps every run was evaluated at."""
-    common = set.intersection(*({point["steps"] for point in run["curve"]} for run in runs)) if runs else set()
-    steps = sorted(common)
-    means = [
-        sum(point["mean"] for run in runs for point in run["curve"] if point["steps"] == step) / len(runs) for step in steps
-    ]
-    return steps, means
+    """
+    The mean over ``runs`` of their evaluation returns, at the steps every run was evaluated at (not counting the
+    evaluations after training-only epochs).
+    """
+    evaluated = [{point["steps"]: point["mean"] for point in run["curve"] if not point.get("after_training")} for run in runs]
+    steps = sorted(set.intersection(*(set(means) for means in evaluated))) if runs else []
+    return steps, [sum(means[step] for means in evaluated) / len(runs) for step in steps]
 
 
 # One colour per baseline algorithm, apart from the first colours of the cycle that JEDI's seeds take.

@@ -88,6 +88,9 @@ def test_baseline_mean_curve_is_taken_at_the_steps_every_seed_reached():
     ]
     assert learning_results.mean_curve(runs) == ([100, 200], [2.0, 5.0])
     assert learning_results.mean_curve([]) == ([], [])
+    # An evaluation after the training-only epochs shares the last step but is not that step's evaluation.
+    runs[1]["curve"].append({"steps": 200, "mean": 99.0, "after_training": True})
+    assert learning_results.mean_curve(runs) == ([100, 200], [2.0, 5.0])
 
 
 def test_baseline_runs_are_planned_one_per_task_algorithm_and_seed(monkeypatch, tmp_path):
