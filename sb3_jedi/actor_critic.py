@@ -2,7 +2,8 @@
 Recurrent actor-critic network of JEDI, acting on world-model states (DIAMOND's actor-critic, JEDI paper).
 
 The same network acts in the real environment (on encoded latents) and learns in imagination (on
-sampled latents); both step its ``nn.LSTMCell`` one state at a time. States are what the world
+sampled latents); both step its ``nn.LSTMCell`` one state at a time, and sequences of given states (replay, an imagined
+trajectory's values) run through the same weights in one call. States are what the world
 model diffuses: JEDI latents ``(16, 8, 8)``, pixels ``(3, 64, 64)`` for a pixel baseline, or flat
 latents ``(D,)``: 3-D states use a convolutional trunk, 1-D states an MLP trunk.
 """
@@ -154,21 +155,9 @@ class ActorCriticNetwork(nn.Module):
         :param hidden: LSTM state ``(h, c)``, each ``(B, lstm_dim)``; ``None`` starts from zeros
         :return: action logits ``(B, n_actions)``, values ``(B,)`` and the new LSTM state ``(h, c)``
         """
-        if states.ndim != 1 + len(self.state_shape) or tuple(states.shape[1:]) != self.state_shape:
-            raise ValueError(
-                f"ActorCriticNetwork expects states of shape (B, *{self.state_shape}), got {tuple(states.shape)}."
-            )
-        if hidden is None:
-            hidden = self.initial_state(states.shape[0], states.device)
-        elif hidden[0].shape != (states.shape[0], self.lstm_dim) or hidden[1].shape != hidden[0].shape:
-            raise ValueError(
-                f"ActorCriticNetwork: `hidden` must be (h, c), each ({states.shape[0]}, {self.lstm_dim}), "
-                f"got {tuple(hidden[0].shape)} and {tuple(hidden[1].shape)}."
-            )
-        if states.ndim == 4 and states.shape[-2] * states.shape[-1] >= _CHANNELS_LAST_MIN_AREA:
-            # Pixel states: max-pooling large maps is far faster channels-last on CPU (see CnnEncoder); on small latent
-            # maps the layout change costs more than it saves.
-            states = states.contiguous(memory_format=th.channels_last)
+        self._check_states(states, 1)
+        hidden = self._checked_hidden(hidden, states.shape[0], states.device)
+        states = self._trunk_layout(states)
         if self.critic_trunk is None or self.critic_lstm is None:
             h, c = self.lstm(self.trunk(states), hidden)
             return self.actor(h), self.critic(h).squeeze(-1), (h, c)
@@ -176,3 +165,114 @@ class ActorCriticNetwork(nn.Module):
         h, c = self.lstm(self.trunk(states), (hidden[0][:, :n], hidden[1][:, :n]))
         critic_h, critic_c = self.critic_lstm(self.critic_trunk(states), (hidden[0][:, n:], hidden[1][:, n:]))
         return self.actor(h), self.critic(critic_h).squeeze(-1), (th.cat([h, critic_h], 1), th.cat([c, critic_c], 1))
+
+    def actor_step(
+        self, states: th.Tensor, hidden: tuple[th.Tensor, th.Tensor] | None = None
+    ) -> tuple[th.Tensor, tuple[th.Tensor, th.Tensor]]:
+        """
+        One recurrent step of the actor alone. With a separate critic, the critic's half of the recurrent state is
+        handed back unchanged (stale): use it where the values are computed afterwards, over the whole sequence of
+        states, with :meth:`critic_sequence`. With a shared trunk this is :meth:`forward` without the value.
+
+        :param states: states ``(B, *state_shape)``
+        :param hidden: LSTM state ``(h, c)``, each ``(B, lstm_dim)``; ``None`` starts from zeros
+        :return: action logits ``(B, n_actions)`` and the new LSTM state ``(h, c)``
+        """
+        if self.critic_trunk is None:
+            logits, _, hidden = self(states, hidden)
+            return logits, hidden
+        self._check_states(states, 1)
+        hidden = self._checked_hidden(hidden, states.shape[0], states.device)
+        n = self._lstm_dim
+        h, c = self.lstm(self.trunk(self._trunk_layout(states)), (hidden[0][:, :n], hidden[1][:, :n]))
+        return self.actor(h), (th.cat([h, hidden[0][:, n:]], 1), th.cat([c, hidden[1][:, n:]], 1))
+
+    def forward_sequence(
+        self, states: th.Tensor, hidden: tuple[th.Tensor, th.Tensor] | None = None
+    ) -> tuple[th.Tensor, th.Tensor, tuple[th.Tensor, th.Tensor]]:
+        """
+        :meth:`forward` over a whole sequence of given states (states that do not depend on the actions taken, such
+        as real replay or an imagined trajectory already rolled out): the same result as stepping through them one
+        at a time, computed with the trunk over all states at once and the LSTM in one fused call rather than one
+        small operation per step.
+
+        :param states: states ``(B, T, *state_shape)``
+        :param hidden: LSTM state before the first state ``(h, c)``, each ``(B, lstm_dim)``; ``None``: zeros
+        :return: action logits ``(B, T, n_actions)``, values ``(B, T)`` and the LSTM state after the last state
+        """
+        self._check_states(states, 2)
+        hidden = self._checked_hidden(hidden, states.shape[0], states.device)
+        if self.critic_trunk is None or self.critic_lstm is None:
+            outputs, final = self._lstm_sequence(self.trunk, self.lstm, states, hidden)
+            return self.actor(outputs), self.critic(outputs).squeeze(-1), final
+        n = self._lstm_dim
+        actor_out, (h, c) = self._lstm_sequence(self.trunk, self.lstm, states, (hidden[0][:, :n], hidden[1][:, :n]))
+        critic_out, (critic_h, critic_c) = self._lstm_sequence(
+            self.critic_trunk, self.critic_lstm, states, (hidden[0][:, n:], hidden[1][:, n:])
+        )
+        values = self.critic(critic_out).squeeze(-1)
+        return self.actor(actor_out), values, (th.cat([h, critic_h], 1), th.cat([c, critic_c], 1))
+
+    def critic_sequence(self, states: th.Tensor, hidden: tuple[th.Tensor, th.Tensor] | None = None) -> th.Tensor:
+        """
+        Values of a sequence of given states: with a separate critic only the critic's trunk and LSTM run (from the
+        critic's half of ``hidden``); with a shared trunk, :meth:`forward_sequence`'s values.
+
+        :param states: states ``(B, T, *state_shape)``
+        :param hidden: LSTM state before the first state ``(h, c)``, each ``(B, lstm_dim)``; ``None``: zeros
+        :return: values ``(B, T)``
+        """
+        if self.critic_trunk is None or self.critic_lstm is None:
+            return self.forward_sequence(states, hidden)[1]
+        self._check_states(states, 2)
+        hidden = self._checked_hidden(hidden, states.shape[0], states.device)
+        n = self._lstm_dim
+        outputs, _ = self._lstm_sequence(self.critic_trunk, self.critic_lstm, states, (hidden[0][:, n:], hidden[1][:, n:]))
+        return self.critic(outputs).squeeze(-1)
+
+    def _lstm_sequence(
+        self, trunk: nn.Module, cell: nn.LSTMCell, states: th.Tensor, hidden: tuple[th.Tensor, th.Tensor]
+    ) -> tuple[th.Tensor, tuple[th.Tensor, th.Tensor]]:
+        batch, steps = states.shape[:2]
+        features = trunk(self._trunk_layout(states.reshape(batch * steps, *self.state_shape))).reshape(batch, steps, -1)
+        # nn.LSTMCell and nn.LSTM share the gate layout (input, forget, cell, output), so the cell's weights run the
+        # whole sequence in one fused call.
+        outputs, h, c = th.lstm(
+            features,
+            (hidden[0][None].contiguous(), hidden[1][None].contiguous()),
+            [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh],
+            True,  # has_biases
+            1,  # num_layers
+            0.0,  # dropout
+            self.training,
+            False,  # bidirectional
+            True,  # batch_first
+        )
+        return outputs, (h[0], c[0])
+
+    def _check_states(self, states: th.Tensor, leading_dims: int) -> None:
+        if states.ndim != leading_dims + len(self.state_shape) or tuple(states.shape[leading_dims:]) != self.state_shape:
+            lead = "B" if leading_dims == 1 else "B, T"
+            raise ValueError(
+                f"ActorCriticNetwork expects states of shape ({lead}, *{self.state_shape}), got {tuple(states.shape)}."
+            )
+
+    def _checked_hidden(
+        self, hidden: tuple[th.Tensor, th.Tensor] | None, batch_size: int, device: th.device
+    ) -> tuple[th.Tensor, th.Tensor]:
+        if hidden is None:
+            return self.initial_state(batch_size, device)
+        if hidden[0].shape != (batch_size, self.lstm_dim) or hidden[1].shape != hidden[0].shape:
+            raise ValueError(
+                f"ActorCriticNetwork: `hidden` must be (h, c), each ({batch_size}, {self.lstm_dim}), "
+                f"got {tuple(hidden[0].shape)} and {tuple(hidden[1].shape)}."
+            )
+        return hidden
+
+    @staticmethod
+    def _trunk_layout(states: th.Tensor) -> th.Tensor:
+        if states.ndim == 4 and states.shape[-2] * states.shape[-1] >= _CHANNELS_LAST_MIN_AREA:
+            # Pixel states: max-pooling large maps is far faster channels-last on CPU (see CnnEncoder); on small latent
+            # maps the layout change costs more than it saves.
+            return states.contiguous(memory_format=th.channels_last)
+        return states

@@ -8,7 +8,6 @@ Works with any :class:`~sb3_jedi.world_model.world_model.WorldModel`: the states
 from dataclasses import dataclass
 
 import torch as th
-from torch import nn
 from torch.distributions import Categorical
 
 from sb3_jedi.actor_critic import ActorCriticNetwork
@@ -71,8 +70,8 @@ def burn_in(
         actions = batch.actions.clone()
         n_frames = states.shape[1]
         hidden = actor_critic.initial_state(states.shape[0], states.device)
-        for t in range(n_frames - 1):
-            _, _, hidden = actor_critic(states[:, t], hidden)
+        if n_frames > 1:
+            hidden = actor_critic.forward_sequence(states[:, :-1], hidden)[2]
         reward_end_hidden = None
         if n_frames > 1:
             _, _, reward_end_hidden = world_model.predict_reward_end(states[:, :-1], actions[:, :-1], states[:, 1:])
@@ -102,14 +101,19 @@ def imagine(
         raise ValueError(f"The imagination horizon must be at least 1, got {horizon}.")
     cond_states, cond_actions, hidden, reward_end_hidden = burn_in(world_model, actor_critic, batch)
     start_hidden = hidden
+    # A separate critic does not shape the actions: its values are computed over the finished trajectory in one call.
+    values_afterwards = actor_critic.separate_critic
     states, actions, log_probs, entropies, values, rewards, ends = [cond_states[:, -1]], [], [], [], [], [], []
     for _ in range(horizon):
-        logits, value, hidden = actor_critic(cond_states[:, -1], hidden)
+        if values_afterwards:
+            logits, hidden = actor_critic.actor_step(cond_states[:, -1], hidden)
+        else:
+            logits, value, hidden = actor_critic(cond_states[:, -1], hidden)
+            values.append(value)
         distribution = Categorical(logits=logits)
         action = distribution.sample()
         log_probs.append(distribution.log_prob(action))
         entropies.append(distribution.entropy())
-        values.append(value)
         actions.append(action)
         with th.no_grad():
             cond_actions = th.cat([cond_actions[:, :-1], action[:, None]], dim=1)
@@ -128,13 +132,19 @@ def imagine(
             states.append(next_state)
             cond_states = th.cat([cond_states[:, 1:], next_state[:, None]], dim=1)
             cond_actions = th.cat([cond_actions[:, 1:], th.zeros_like(action)[:, None]], dim=1)
-    _, last_value, _ = actor_critic(cond_states[:, -1], hidden)
+    all_states = th.stack(states, dim=1)
+    if values_afterwards:
+        all_values = actor_critic.critic_sequence(all_states, start_hidden)
+        step_values, last_value = all_values[:, :-1], all_values[:, -1]
+    else:
+        _, last_value, _ = actor_critic(cond_states[:, -1], hidden)
+        step_values = th.stack(values, dim=1)
     return ImaginedTrajectory(
-        states=th.stack(states, dim=1),
+        states=all_states,
         actions=th.stack(actions, dim=1),
         log_probs=th.stack(log_probs, dim=1),
         entropies=th.stack(entropies, dim=1),
-        values=th.stack(values, dim=1),
+        values=step_values,
         last_value=last_value,
         rewards=th.stack(rewards, dim=1),
         ends=th.stack(ends, dim=1),
@@ -143,26 +153,23 @@ def imagine(
 
 
 def unroll(
-    actor_critic: nn.Module, states: th.Tensor, hidden: tuple[th.Tensor, th.Tensor] | None = None
+    actor_critic: ActorCriticNetwork, states: th.Tensor, hidden: tuple[th.Tensor, th.Tensor] | None = None
 ) -> tuple[th.Tensor, th.Tensor]:
     """
-    Step an actor-critic through a sequence of given states (real or imagined), carrying its LSTM state.
+    Run an actor-critic through a sequence of given states (real or imagined), carrying its LSTM state
+    (:meth:`~sb3_jedi.actor_critic.ActorCriticNetwork.forward_sequence`).
 
-    :param actor_critic: the network to step
+    :param actor_critic: the network to run
     :param states: (B, T, *state_shape)
     :param hidden: the LSTM state before the first state; ``None``: zeros
     :return: (B, T, n_actions) action logits and (B, T) values
     """
-    logits, values = [], []
-    for t in range(states.shape[1]):
-        step_logits, value, hidden = actor_critic(states[:, t], hidden)
-        logits.append(step_logits)
-        values.append(value)
-    return th.stack(logits, dim=1), th.stack(values, dim=1)
+    logits, values, _ = actor_critic.forward_sequence(states, hidden)
+    return logits, values
 
 
 @th.no_grad()
-def replay_values(actor_critic: nn.Module, trajectory: ImaginedTrajectory) -> th.Tensor:
+def replay_values(actor_critic: ActorCriticNetwork, trajectory: ImaginedTrajectory) -> th.Tensor:
     """
     Values of every state of an imagined trajectory under another actor-critic (e.g. a slow target critic), replaying
     the states from the trajectory's starting LSTM state. That state comes from the burn-in of the network that
@@ -172,4 +179,4 @@ def replay_values(actor_critic: nn.Module, trajectory: ImaginedTrajectory) -> th
     :param trajectory: an imagined trajectory
     :return: (B, H + 1) values of states 0..H
     """
-    return unroll(actor_critic, trajectory.states, trajectory.start_hidden)[1]
+    return actor_critic.critic_sequence(trajectory.states, trajectory.start_hidden)

@@ -438,6 +438,43 @@ def test_a_separate_critic_keeps_value_gradients_out_of_the_actor(state_shape, k
     assert any(p.grad is not None and p.grad.any() for p in shared.lstm.parameters())
 
 
+@pytest.mark.parametrize("separate_critic", [False, True])
+@pytest.mark.parametrize("case", list(ACTOR_CRITIC_CASES))
+def test_a_sequence_pass_equals_stepping_one_state_at_a_time(case, separate_critic):
+    state_shape, kwargs, _ = ACTOR_CRITIC_CASES[case]
+    if case == "pixels":
+        kwargs = {"channels": (8, 8, 8, 8)}
+    net = ActorCriticNetwork(state_shape, N_ACTIONS, lstm_dim=16, separate_critic=separate_critic, **kwargs)
+    perturb_(net)
+    states = th.randn(3, 5, *state_shape)
+    start = tuple(0.3 * th.randn(3, net.lstm_dim) for _ in range(2))
+    hidden, step_logits, step_values = start, [], []
+    for t in range(states.shape[1]):
+        logits, values, hidden = net(states[:, t], hidden)
+        step_logits.append(logits)
+        step_values.append(values)
+    seq_logits, seq_values, seq_hidden = net.forward_sequence(states, start)
+    th.testing.assert_close(seq_logits, th.stack(step_logits, 1), rtol=1e-4, atol=1e-5)
+    th.testing.assert_close(seq_values, th.stack(step_values, 1), rtol=1e-4, atol=1e-5)
+    th.testing.assert_close(seq_hidden[0], hidden[0], rtol=1e-4, atol=1e-5)
+    th.testing.assert_close(seq_hidden[1], hidden[1], rtol=1e-4, atol=1e-5)
+    th.testing.assert_close(net.critic_sequence(states, start), seq_values, rtol=1e-4, atol=1e-5)
+    # The actor alone, step by step: the same logits, and the critic's half of the state handed back untouched.
+    hidden = start
+    for t in range(states.shape[1]):
+        logits, hidden = net.actor_step(states[:, t], hidden)
+    th.testing.assert_close(logits, step_logits[-1], rtol=1e-4, atol=1e-5)
+    if separate_critic:
+        assert th.equal(hidden[0][:, 16:], start[0][:, 16:]) and th.equal(hidden[1][:, 16:], start[1][:, 16:])
+    # Gradients reach the weights through the sequence pass as through the steps.
+    (seq_logits.sum() + seq_values.sum()).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.lstm.parameters())
+    with pytest.raises(ValueError, match=r"\(B, T, \*"):
+        net.forward_sequence(states[:, 0])
+    with pytest.raises(ValueError, match="hidden"):
+        net.forward_sequence(states, (th.zeros(2, net.lstm_dim), th.zeros(2, net.lstm_dim)))
+
+
 # ----------------------------------------------------------------------------- sizes
 
 

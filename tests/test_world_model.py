@@ -134,6 +134,29 @@ def test_imagination_shapes_and_gradients():
     th.testing.assert_close(replayed[:, -1], trajectory.last_value.detach())
 
 
+@pytest.mark.parametrize("separate_critic", [True, False])
+def test_imagined_values_and_log_probs_are_those_of_stepping_the_actor_critic(separate_critic):
+    # The separate critic's values are computed over the finished trajectory in one call: they must be the values the
+    # network gives stepping through the same states one at a time, and the actor's log-probs those of its steps.
+    policy = mlp_policy(actor_critic_kwargs={"lstm_dim": 16, "hidden_sizes": (16,), "separate_critic": separate_critic})
+    assert policy.actor_critic.separate_critic is separate_critic
+    with th.no_grad():
+        for param in policy.actor_critic.parameters():
+            param.add_(0.1 * th.randn_like(param))
+    trajectory = imagine(policy.world_model, policy.actor_critic, segment_batch(5, 4), horizon=6)
+    hidden, values, log_probs = trajectory.start_hidden, [], []
+    with th.no_grad():
+        for t in range(trajectory.states.shape[1]):
+            logits, value, hidden = policy.actor_critic(trajectory.states[:, t], hidden)
+            values.append(value)
+            if t < trajectory.actions.shape[1]:
+                log_probs.append(th.log_softmax(logits, -1).gather(-1, trajectory.actions[:, t, None])[:, 0])
+    th.testing.assert_close(trajectory.values.detach(), th.stack(values[:-1], 1), rtol=1e-4, atol=1e-5)
+    th.testing.assert_close(trajectory.last_value.detach(), values[-1], rtol=1e-4, atol=1e-5)
+    th.testing.assert_close(trajectory.log_probs.detach(), th.stack(log_probs, 1), rtol=1e-4, atol=1e-5)
+    assert trajectory.values.requires_grad and trajectory.values.abs().sum() > 0
+
+
 def test_cnn_world_model_on_frames_from_a_buffer():
     th.manual_seed(0)
     obs_space = spaces.Box(0, 255, (3, 64, 64), np.uint8)
