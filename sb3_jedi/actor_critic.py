@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch as th
 from torch import nn
 
-from sb3_jedi.world_model.layers import NormMlp, ResBlock2d, group_norm_groups
+from sb3_jedi.world_model.layers import NormMlp, ResBlock2d, SmallResBlock2d, group_norm_groups
 from sb3_jedi.world_model.reward_end import check_state_shape, init_lstm
 
 __all__ = ["ActorCriticNetwork"]
@@ -29,7 +29,10 @@ class ActorCriticNetwork(nn.Module):
     Trunk -> ``nn.LSTMCell`` -> linear actor (logits) and critic (value) heads, both zero-initialised (DIAMOND).
 
     3-D states ``(C, H, W)``: a 3x3 input convolution, one residual block per entry of ``channels``,
-    each optionally followed by a 2x max-pool, then GroupNorm + SiLU, flattened into the LSTM cell.
+    each optionally followed by a 2x max-pool, flattened into the LSTM cell. The blocks are DIAMOND's
+    (:class:`~sb3_jedi.world_model.layers.SmallResBlock2d`: GroupNorm, SiLU, one 3x3 convolution);
+    ``diamond_blocks=False`` builds the layout of models saved by sb3-jedi before this option (two-convolution
+    residual blocks and a closing GroupNorm + SiLU).
     DIAMOND's pixel actor-critic is channels ``(32, 32, 64, 64)`` pooling at every stage:
     64x64 -> 4x4, LSTM input 64 * 4 * 4 = 1024. ``downsample=None`` pools after a stage while the map
     is larger than 4x4, which gives exactly that for 64x64 pixels, and for JEDI latents ``(16, 8, 8)``
@@ -49,6 +52,7 @@ class ActorCriticNetwork(nn.Module):
     :param separate_critic: give the critic its own trunk and LSTM (DreamerV3; the default of ``MlpPolicy``) instead of
         sharing the actor's (DIAMOND, ``CnnPolicy``): the critic's regression errors then cannot move the actor's
         features. The recurrent state ``(h, c)`` holds both LSTMs' states side by side (width ``2 * lstm_dim``)
+    :param diamond_blocks: DIAMOND's conv blocks (default; 3-D states only, see above)
     """
 
     feature_shape: tuple[int, ...]  # shape of the trunk's output: (C, H, W) feature map or (D,)
@@ -62,8 +66,10 @@ class ActorCriticNetwork(nn.Module):
         downsample: Sequence[bool] | None = None,
         hidden_sizes: Sequence[int] = (256,),
         separate_critic: bool = False,
+        diamond_blocks: bool = True,
     ) -> None:
         super().__init__()
+        self.diamond_blocks = diamond_blocks
         self.state_shape = check_state_shape(state_shape, "ActorCriticNetwork")
         if n_actions < 1 or lstm_dim < 1:
             raise ValueError(f"n_actions and lstm_dim must be positive, got {n_actions} and {lstm_dim}.")
@@ -113,7 +119,7 @@ class ActorCriticNetwork(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(n_channels, channels[0], 3, padding=1)]
         last = channels[0]
         for i, stage_width in enumerate(channels):
-            layers.append(ResBlock2d(last, stage_width))
+            layers.append(SmallResBlock2d(last, stage_width) if self.diamond_blocks else ResBlock2d(last, stage_width))
             last = stage_width
             pool = min(height, width) > _MIN_SPATIAL if downsample is None else bool(downsample[i])
             if pool:
@@ -124,7 +130,9 @@ class ActorCriticNetwork(nn.Module):
                     )
                 layers.append(nn.MaxPool2d(2))
                 height, width = height // 2, width // 2
-        layers += [nn.GroupNorm(group_norm_groups(last), last), nn.SiLU(), nn.Flatten()]
+        if not self.diamond_blocks:
+            layers += [nn.GroupNorm(group_norm_groups(last), last), nn.SiLU()]
+        layers.append(nn.Flatten())
         self.feature_shape = (last, height, width)
         return nn.Sequential(*layers)
 

@@ -115,13 +115,16 @@ class DIAMONDPolicy(JEDIPolicy):
         sigma_distribution = SigmaDistribution(**edm_kwargs.pop("sigma_distribution", {}))
         state_shape = tuple(self.observation_space.shape)
         inner = LatentUNet(
-            state_channels=state_shape[0], n_cond_steps=self.n_cond_steps, n_actions=self.n_actions, **self.denoiser_kwargs
+            state_channels=state_shape[0],
+            n_cond_steps=self.n_cond_steps,
+            n_actions=self.n_actions,
+            **self.block_kwargs(self.denoiser_kwargs),
         )
         return PixelWorldModel(
             self.observation_space,
             self.n_actions,
             denoiser=EDMDenoiser(inner, sigma_distribution=sigma_distribution, **edm_kwargs),
-            reward_end_model=RewardEndModel(state_shape, self.n_actions, **self.reward_end_kwargs),
+            reward_end_model=RewardEndModel(state_shape, self.n_actions, **self.block_kwargs(self.reward_end_kwargs)),
             n_cond_steps=self.n_cond_steps,
             sampler_kwargs=self.sampler_kwargs,
         )
@@ -137,8 +140,8 @@ class DIAMOND(JEDI):
 
     One difference of bookkeeping from DIAMOND's code: DIAMOND trains its denoiser and its reward/termination model
     with two optimisers on separately drawn batches; here one world-model update optimises both (one parameter group
-    each, with DIAMOND's gradient clips 1 and 100 and weight decay 1e-2), on the same two batch shapes (5-frame
-    segments for the denoiser, 19-frame segments for the reward/termination model), 400 times per epoch as DIAMOND.
+    each, with DIAMOND's gradient clips 1 and 100 and weight decay 1e-2), on the same two batch shapes (6-frame
+    segments for the denoiser, 4 + 1 + 1 with ``unroll_steps=2``; 19-frame segments for the reward/termination model), 400 times per epoch as DIAMOND.
 
     Arguments: those of :class:`~sb3_jedi.jedi.JEDI`; ``policy`` is ``"CnnPolicy"`` or a :class:`DIAMONDPolicy`
     subclass, ``env`` gives 64x64 RGB frames (``sb3_jedi.envs.make_atari100k_env``).

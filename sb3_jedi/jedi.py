@@ -233,7 +233,8 @@ class JEDI(OffPolicyAlgorithm):
         the steps after the first); each step after the first conditions on the previous step's prediction with
         probability ``policy_kwargs["random_switching_prob"]`` (JEDI's random switching, 0.5; DIAMOND always does)
     :param exploration_epsilon: probability of a uniformly random action while collecting (DIAMOND: 0.01)
-    :param lr_warmup_steps: linear learning-rate warm-up, in updates, of each optimiser (DIAMOND: 100)
+    :param lr_warmup_steps: linear learning-rate warm-up, in updates, of each optimiser: update ``k`` runs at
+        ``min(1, k / lr_warmup_steps)`` of the rate, the first at 0 (DIAMOND: 100)
     :param world_model_max_grad_norm: gradient-norm clip of the encoder, denoiser and decoder (DIAMOND: 1)
     :param reward_end_max_grad_norm: gradient-norm clip of the reward/termination model (DIAMOND: 100)
     :param actor_critic_max_grad_norm: gradient-norm clip of the actor-critic (DIAMOND: 100)
@@ -533,15 +534,16 @@ class JEDI(OffPolicyAlgorithm):
             **self.replay_buffer_kwargs,
         )
         if self.__dict__.pop("_loading_saved_model", False):
-            # Models saved before the reward head and the critic layout were options name neither: they were trained
-            # with the sign head and a critic sharing the actor's trunk.
+            # Models saved before the reward head, the critic layout and the conv blocks were options name none of
+            # them: they were trained with the sign head, a critic sharing the actor's trunk and the earlier blocks.
             self.policy_kwargs = fill_saved_policy_kwargs(self.policy_kwargs)
         self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space, self.action_space, self.lr_schedule, **self.policy_kwargs
         )
-        # Saved with the model, so that loading rebuilds this head and this critic whatever the policy's defaults are then.
+        # Saved with the model, so that loading rebuilds this head, critic and blocks whatever the policy's defaults are then.
         self.policy_kwargs = with_reward_head(self.policy_kwargs, self.policy.reward_end_kwargs["reward_head"])
         self.policy_kwargs = with_critic_layout(self.policy_kwargs, self.policy.actor_critic.separate_critic)
+        self.policy_kwargs = {**self.policy_kwargs, "diamond_blocks": self.policy.diamond_blocks}
         self.policy = self.policy.to(self.device)
         self._convert_train_freq()
 
@@ -852,7 +854,9 @@ class JEDI(OffPolicyAlgorithm):
     def _set_learning_rates(self, optimizer: th.optim.Optimizer, n_updates: int) -> float:
         lr = self.lr_schedule(self._current_progress_remaining)
         if self.lr_warmup_steps > 0:
-            lr *= min(1.0, (n_updates + 1) / self.lr_warmup_steps)
+            # DIAMOND's LambdaLR: update k runs at k / warm-up of the rate, the first (k = 0) at 0, where it only starts
+            # AdamW's moment estimates.
+            lr *= min(1.0, n_updates / self.lr_warmup_steps)
         for group in optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
         return lr

@@ -28,6 +28,7 @@ from sb3_jedi.world_model.reward_end import RewardEndModel
 from sb3_jedi.world_model.world_model import LatentWorldModel, WorldModel
 
 __all__ = [
+    "SAVED_DIAMOND_BLOCKS",
     "SAVED_REWARD_HEAD",
     "SAVED_SEPARATE_CRITIC",
     "WEIGHT_DECAY_MODULES",
@@ -97,6 +98,8 @@ def check_spaces(observation_space: spaces.Space, action_space: spaces.Space, im
 SAVED_REWARD_HEAD = "sign"
 # The critic layout of models saved before it was an option: the critic shared the actor's trunk and LSTM then.
 SAVED_SEPARATE_CRITIC = False
+# The conv blocks of models saved before DIAMOND's exact blocks were the default (JEDIPolicy(diamond_blocks=...)).
+SAVED_DIAMOND_BLOCKS = False
 
 
 def with_reward_head(policy_kwargs: dict[str, Any], reward_head: str) -> dict[str, Any]:
@@ -130,12 +133,13 @@ def fill_saved_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
     policy's defaults are now, so that the weights they saved fit the networks built for them: their reward head,
     :data:`SAVED_REWARD_HEAD` (``"sign"``; ``MlpPolicy``'s default is now ``"symlog_twohot"``), and their critic
     layout, :data:`SAVED_SEPARATE_CRITIC` (a trunk shared with the actor; ``MlpPolicy``'s default is now a critic of
-    its own).
+    its own), and their conv blocks, :data:`SAVED_DIAMOND_BLOCKS` (the blocks before ``diamond_blocks``).
 
     :param policy_kwargs: the saved keyword arguments of the policy (left unchanged)
     :return: the completed copy
     """
-    return with_critic_layout(with_reward_head(policy_kwargs, SAVED_REWARD_HEAD), SAVED_SEPARATE_CRITIC)
+    completed = with_critic_layout(with_reward_head(policy_kwargs, SAVED_REWARD_HEAD), SAVED_SEPARATE_CRITIC)
+    return {"diamond_blocks": SAVED_DIAMOND_BLOCKS, **completed}
 
 
 # Modules whose weights are decayed (DIAMOND's configure_opt, after minGPT); everything else, and every bias, is not:
@@ -211,6 +215,10 @@ class JEDIPolicy(BasePolicy):
     :param decoder_kwargs: keyword arguments of the visualisation decoder
     :param use_decoder: train a visualisation decoder on stop-gradient latents (it never shapes the encoder)
     :param actor_critic_kwargs: keyword arguments of :class:`~sb3_jedi.actor_critic.ActorCriticNetwork`
+    :param diamond_blocks: the conv networks use DIAMOND's blocks exactly (default): self-attention adds to the
+        normalised input, the reward/end encoder closes with two attention blocks and no norm and its output layer has
+        no bias, the actor-critic trunk uses DIAMOND's one-convolution residual blocks. ``False`` builds the layout
+        of models saved by sb3-jedi before this option (loading such a file does so by itself). Unused by the MLPs
     :param random_switching_prob: JEDI's random switching probability when unrolling the denoiser (paper: 0.5)
     :param encoder_lr_scale: encoder learning rate as a fraction of the denoiser's (paper: 0.3)
     :param optimizer_class: optimiser of every component (DIAMOND: AdamW)
@@ -244,6 +252,7 @@ class JEDIPolicy(BasePolicy):
         decoder_kwargs: dict[str, Any] | None = None,
         use_decoder: bool = True,
         actor_critic_kwargs: dict[str, Any] | None = None,
+        diamond_blocks: bool = True,
         random_switching_prob: float = 0.5,
         encoder_lr_scale: float = 0.3,
         optimizer_class: type[th.optim.Optimizer] = th.optim.AdamW,
@@ -265,6 +274,7 @@ class JEDIPolicy(BasePolicy):
         self.decoder_kwargs = dict(decoder_kwargs or {})
         self.use_decoder = use_decoder
         self.actor_critic_kwargs = dict(actor_critic_kwargs or {})
+        self.diamond_blocks = diamond_blocks
         self.random_switching_prob = random_switching_prob
         if encoder_lr_scale < 0:
             raise ValueError(f"encoder_lr_scale must be >= 0, got {encoder_lr_scale}.")
@@ -293,7 +303,7 @@ class JEDIPolicy(BasePolicy):
                 state_channels=latent_shape[0],
                 n_cond_steps=self.n_cond_steps,
                 n_actions=self.n_actions,
-                **self.denoiser_kwargs,
+                **self.block_kwargs(self.denoiser_kwargs),
             )
             decoder = CnnDecoder(latent_shape=latent_shape, out_channels=channels, **self.decoder_kwargs)
         else:
@@ -309,7 +319,7 @@ class JEDIPolicy(BasePolicy):
             self.n_actions,
             encoder=encoder,
             denoiser=EDMDenoiser(inner, sigma_distribution=sigma_distribution, **edm_kwargs),
-            reward_end_model=RewardEndModel(latent_shape, self.n_actions, **self.reward_end_kwargs),
+            reward_end_model=RewardEndModel(latent_shape, self.n_actions, **self.block_kwargs(self.reward_end_kwargs)),
             decoder=decoder if self.use_decoder else None,
             n_cond_steps=self.n_cond_steps,
             random_switching_prob=self.random_switching_prob,
@@ -318,7 +328,16 @@ class JEDIPolicy(BasePolicy):
 
     def make_actor_critic(self, state_shape: tuple[int, ...]) -> ActorCriticNetwork:
         """Build the actor-critic acting on world-model states."""
-        return ActorCriticNetwork(state_shape, self.n_actions, **self.actor_critic_kwargs)
+        return ActorCriticNetwork(state_shape, self.n_actions, **self.block_kwargs(self.actor_critic_kwargs))
+
+    def block_kwargs(self, network_kwargs: dict[str, Any]) -> dict[str, Any]:
+        """
+        A conv-capable network's keyword arguments with the policy's ``diamond_blocks`` (unless they name their own).
+
+        :param network_kwargs: the network's keyword arguments (left unchanged)
+        :return: the completed copy
+        """
+        return {"diamond_blocks": self.diamond_blocks, **network_kwargs}
 
     def _build(self, lr_schedule: Schedule) -> None:
         self.world_model = self.make_world_model()

@@ -338,3 +338,43 @@ def test_bad_arguments_raise_value_error():
         make_atari100k_env("Pong", max_episode_frames=0)
     with pytest.raises(ValueError, match="game"):
         make_atari100k_env("")
+
+
+class _ScriptedLives(gym.Env):
+    """A stand-in for an ALE env whose lives counter follows a script, one entry per frame."""
+
+    observation_space = spaces.Box(0, 255, (210, 160, 3), np.uint8)
+    action_space = spaces.Discrete(2)
+
+    def __init__(self, lives_per_frame: list[int]) -> None:
+        self._frameskip = 1
+        self.script = lives_per_frame
+        self.frame = 0
+        self.ale = self
+
+    def lives(self) -> int:
+        return self.script[min(self.frame, len(self.script) - 1)]
+
+    def get_action_meanings(self) -> list[str]:
+        return ["NOOP", "FIRE"]
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.frame = 0
+        return np.zeros((210, 160, 3), np.uint8), {}
+
+    def step(self, action):
+        self.frame += 1
+        return np.zeros((210, 160, 3), np.uint8), 0.0, False, False, {}
+
+
+def test_life_losses_follow_diamonds_counter_which_ignores_bonus_lives():
+    from sb3_jedi.envs.atari import Atari100kPreprocessing
+
+    # Lives per frame: 3, a bonus life (4), back to 3, then down to 2. DIAMOND's counter stays at 3 through the bonus
+    # life, so the loss 4 -> 3 is not a life loss and 3 -> 2 is.
+    script = [3] * 4 + [4] * 4 + [3] * 4 + [2] * 4
+    env = Atari100kPreprocessing(_ScriptedLives(script), frame_skip=4, noop_max=0)
+    env.reset()
+    losses = [env.step(0)[4]["life_loss"] for _ in range(4)]
+    assert losses == [False, False, True, False]

@@ -97,3 +97,27 @@ def test_models_saved_before_the_options_load_as_they_were_trained(tmp_path):
     assert new.policy.actor_critic.separate_critic and (new.self_imitation_coef, new.exploration_episodes) == (1.0, 0.25)
     assert new.self_imitation_margin == 0.25
     assert new.initial_exploration == "random_linear"
+
+
+def test_cnn_models_saved_before_diamond_blocks_load_with_their_blocks(tmp_path):
+    from gymnasium.wrappers import TimeLimit
+    from tiny_settings import SMALL_CNN
+    from toy_envs import RandomImages
+
+    env = TimeLimit(RandomImages((32, 32, 3)), 30)
+    earlier = JEDI("CnnPolicy", env, seed=0, policy_kwargs={**SMALL_CNN, "diamond_blocks": False}, **TINY)
+    assert earlier.policy_kwargs["diamond_blocks"] is False
+    earlier.save(tmp_path / "earlier.zip")
+
+    def as_saved_before_diamond_blocks(data: dict) -> None:
+        assert data["policy_kwargs"].pop("diamond_blocks") is False
+
+    rewrite_zip(tmp_path / "earlier.zip", tmp_path / "old.zip", edit_data=as_saved_before_diamond_blocks)
+    loaded = JEDI.load(tmp_path / "old.zip")  # today's default blocks would not fit its weights
+    assert loaded.policy.diamond_blocks is False and loaded.policy.world_model.reward_end_model.norm_out is not None
+    for name, value in earlier.policy.state_dict().items():
+        assert th.equal(loaded.policy.state_dict()[name], value), name
+    # A file of this version names its blocks, so it loads with them whatever the default becomes.
+    JEDI("CnnPolicy", env, seed=0, policy_kwargs=SMALL_CNN, **TINY).save(tmp_path / "today.zip")
+    today = JEDI.load(tmp_path / "today.zip")
+    assert today.policy_kwargs["diamond_blocks"] is True and today.policy.world_model.reward_end_model.norm_out is None

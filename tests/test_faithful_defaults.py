@@ -250,3 +250,15 @@ def test_initial_collection_with_epochs_of_whole_episodes():
     model.learn(240)
     assert model._initial_collection_done and model._random_steps_until == 200
     assert model._world_model_updates == 1
+
+
+def test_learning_rate_warm_up_is_diamonds_lambda_lr():
+    # DIAMOND's get_lr_sched (src/utils.py): LambdaLR(k / 100) stepped after every update, so update k runs at k / 100
+    # of the rate and the first at 0.
+    model = JEDI("MlpPolicy", "CartPole-v1", learning_rate=1e-3, lr_warmup_steps=100)
+    optimizer = model.policy.actor_critic_optimizer
+    rates = {}
+    for n_updates in (0, 1, 50, 99, 100, 250):
+        model._set_learning_rates(optimizer, n_updates)
+        rates[n_updates] = optimizer.param_groups[0]["lr"]
+    assert rates == pytest.approx({0: 0.0, 1: 1e-5, 50: 5e-4, 99: 9.9e-4, 100: 1e-3, 250: 1e-3})

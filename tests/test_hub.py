@@ -299,9 +299,9 @@ def test_config_json(hub, pushed, model):
     assert hp["learning_starts"] == 100 and hp["batch_size"] == 8 and hp["imagination_horizon"] == 4
     assert hp["train_freq"] == [50, "step"]
     assert hp["learning_rate"] == model.learning_rate
-    # The policy_kwargs passed in, with the reward head and the critic layout the policy built (recorded so that
-    # loading rebuilds them).
-    built = with_critic_layout(with_reward_head(SMALL_MLP, "symlog_twohot"), separate_critic=True)
+    # The policy_kwargs passed in, with the reward head, the critic layout and the conv blocks the policy built
+    # (recorded so that loading rebuilds them).
+    built = {**with_critic_layout(with_reward_head(SMALL_MLP, "symlog_twohot"), separate_critic=True), "diamond_blocks": True}
     assert json.loads(json.dumps(built)) == config["policy_kwargs"]
     assert {"sb3-jedi", "stable-baselines3", "torch", "gymnasium", "ale-py"} <= set(config["versions"])
     assert config["versions"]["torch"] == th.__version__

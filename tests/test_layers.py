@@ -1,7 +1,15 @@
 import pytest
 import torch as th
 
-from sb3_jedi.world_model.layers import AdaGroupNorm, AdaLayerNorm, FourierFeatures, ResBlock2d, group_norm_groups, soft_clamp
+from sb3_jedi.world_model.layers import (
+    AdaGroupNorm,
+    AdaLayerNorm,
+    FourierFeatures,
+    ResBlock2d,
+    SmallResBlock2d,
+    group_norm_groups,
+    soft_clamp,
+)
 
 
 def test_soft_clamp_bounds_and_identity_near_zero():
@@ -29,14 +37,29 @@ def test_adaptive_norms_use_condition():
     assert not th.allclose(ln(v, c1), ln(v, c2))
 
 
-def test_resblock_starts_as_identity_and_requires_condition():
+def test_resblock_starts_as_identity_plus_its_last_bias_and_requires_condition():
     th.manual_seed(0)
     block = ResBlock2d(16, 16, cond_dim=8)
     x = th.randn(2, 16, 8, 8)
-    assert th.allclose(block(x, th.randn(2, 8)), x)
+    # DIAMOND zero-initialises the last convolution's weights, not its bias: the block starts as x + that bias.
+    assert not block.conv2.weight.any() and block.conv2.bias.abs().sum() > 0
+    th.testing.assert_close(block(x, th.randn(2, 8)), x + block.conv2.bias.detach()[:, None, None])
     with pytest.raises(ValueError, match="cond"):
         block(x)
     assert ResBlock2d(16, 32)(x).shape == (2, 32, 8, 8)
+
+
+def test_small_resblock_is_diamonds_one_convolution_block():
+    th.manual_seed(0)
+    x = th.randn(2, 32, 8, 8)
+    same = SmallResBlock2d(32, 32)
+    # DIAMOND's SmallResBlock: skip(x) + conv3x3(silu(GroupNorm(x))), groups of 32 channels, default initialisation.
+    expected = x + same.conv(th.nn.functional.silu(th.nn.functional.group_norm(x, 1, same.norm.weight, same.norm.bias)))
+    th.testing.assert_close(same(x), expected)
+    assert same.conv.weight.abs().sum() > 0 and isinstance(same.skip, th.nn.Identity)
+    wider = SmallResBlock2d(32, 64)
+    assert wider(x).shape == (2, 64, 8, 8) and wider.skip.kernel_size == (1, 1)
+    assert sum(p.numel() for p in wider.parameters()) == 2 * 32 + (32 * 9 * 64 + 64) + (32 * 64 + 64)
 
 
 def test_fourier_features_shape_and_odd_dim():

@@ -128,11 +128,16 @@ def test_denoiser_shape_and_zero_initial_output(kind):
     inputs = denoiser_inputs(state_shape)
     out = denoiser(*inputs)
     assert out.shape == (2, *state_shape)
-    # DIAMOND: F starts by predicting exactly 0.
-    assert th.equal(out, th.zeros_like(out))
+    # DIAMOND zero-initialises the output weights: F starts by predicting its output bias, one constant per channel
+    # whatever the inputs (the U-Nets keep torch's bias initialisation, as DIAMOND's; the MLP zeroes it, so 0).
+    head = denoiser.conv_out if kind != "mlp" else denoiser.fc_out
+    assert not head.weight.any()
+    bias = head.bias.detach()
+    expected = bias.expand(out.shape) if kind == "mlp" else bias[:, None, None].expand(out.shape)
+    assert th.equal(out, expected)
+    assert (kind == "mlp") == (not bias.any())
     # ...yet the zero output layer receives gradient, so training moves it.
     (out - inputs[0]).square().mean().backward()
-    head = denoiser.conv_out if kind != "mlp" else denoiser.fc_out
     assert head.weight.grad.abs().sum() > 0
 
 
@@ -216,13 +221,31 @@ def test_unet_up_path_maps_back_to_the_previous_stage_channels():
     assert unet(*denoiser_inputs((3, 12, 12))).shape == (2, 3, 12, 12)
 
 
+def _attended(attention: SelfAttention2d, normalized: th.Tensor) -> th.Tensor:
+    """The attention of a normalised map before the output projection, written out with einsum."""
+    batch, channels, height, width = normalized.shape
+    heads, head_dim = attention.n_heads, channels // attention.n_heads
+    qkv = attention.qkv(normalized).reshape(batch, 3, heads, head_dim, height * width)
+    query, key, value = qkv[:, 0], qkv[:, 1], qkv[:, 2]
+    weights = th.einsum("bhdq,bhdk->bhqk", query, key).div(head_dim**0.5).softmax(-1)
+    return th.einsum("bhqk,bhdk->bhdq", weights, value).reshape(batch, channels, height, width)
+
+
 def test_self_attention_shape_zero_init_and_mixing():
     attention = SelfAttention2d(16, head_dim=8)
     assert attention.n_heads == 2
     x = th.randn(3, 16, 5, 7)
-    # Zero-initialised output projection (DIAMOND): the block starts as the identity.
-    assert th.equal(attention(x), x)
+    # Zero-initialised output projection (DIAMOND): the block starts as its GroupNorm, since DIAMOND's residual is the
+    # normalised input; the layout of earlier sb3-jedi models adds to the input itself and starts as the identity.
+    th.testing.assert_close(attention(x), attention.norm(x))
+    assert not th.allclose(attention(x), x, atol=1e-3)
+    earlier = SelfAttention2d(16, head_dim=8, normalized_residual=False)
+    assert th.equal(earlier(x), x)
+    perturb_(earlier, std=0.2)
+    th.testing.assert_close(earlier(x), x + earlier.out(_attended(earlier, earlier.norm(x))), rtol=1e-4, atol=1e-5)
     perturb_(attention, std=0.2)
+    normalized = attention.norm(x)
+    th.testing.assert_close(attention(x), normalized + attention.out(_attended(attention, normalized)), rtol=1e-4, atol=1e-5)
     out = attention(x)
     assert out.shape == x.shape
     assert not th.allclose(out, x)
@@ -496,11 +519,46 @@ def test_parameter_counts_at_the_atari_defaults_for_pong():
     assert counts == {
         "encoder": 24_208,
         "denoiser (latent U-Net)": 5_954_384,
-        "reward/end": 3_766_277,
-        "actor-critic": 3_311_047,
+        "reward/end": 4_013_440,
+        "actor-critic": 3_236_807,
         "decoder (visualisation only)": 290_147,
     }
-    # The agent without its decoder, as in the paper (which reports about 13.5M): 13.06M.
-    assert sum(counts.values()) - counts["decoder (visualisation only)"] == 13_055_916
+    # The agent without its decoder, as in the paper (which reports about 13.5M): 13.23M.
+    assert sum(counts.values()) - counts["decoder (visualisation only)"] == 13_228_839
     # Nothing in the world model is left out of the parts above.
-    assert n_params(world_model) == 24_208 + 5_954_384 + 3_766_277 + 290_147
+    assert n_params(world_model) == 24_208 + 5_954_384 + 4_013_440 + 290_147
+    # The blocks of models saved before diamond_blocks: the counts of that layout, so that their weights still fit.
+    earlier = JEDI("CnnPolicy", make_atari100k_env("Pong", seed=0), buffer_size=1_000, policy_kwargs={"diamond_blocks": False})
+    assert n_params(earlier.policy.world_model.reward_end_model) == 3_766_277
+    assert n_params(earlier.policy.actor_critic) == 3_311_047
+
+
+# DIAMOND's RewEndModel and ActorCritic built from its code (config/agent/default.yaml, 64x64 frames) for Pong's 6
+# actions: 5,901,120 parameters (encoder 388,160, LSTM 5,246,976, head 265,216, action embedding 768) and 3,230,663
+# (encoder 77,248).
+DIAMOND_REWARD_END_PARAMS_PONG = 5_901_120
+DIAMOND_ACTOR_CRITIC_PARAMS_PONG = 3_230_663
+
+
+def test_diamond_baseline_reward_end_and_actor_critic_match_diamond_parameter_counts():
+    from sb3_jedi import DIAMOND
+    from sb3_jedi.envs import make_atari100k_env
+    from sb3_jedi.world_model.layers import SmallResBlock2d
+
+    env = make_atari100k_env("Pong", seed=0)
+    model = DIAMOND("CnnPolicy", env, buffer_size=1_000)
+    reward_end, actor_critic = model.policy.world_model.reward_end_model, model.policy.actor_critic
+    assert n_params(reward_end) == DIAMOND_REWARD_END_PARAMS_PONG
+    assert n_params(reward_end.lstm) == 5_246_976 and n_params(reward_end.head) == 265_216
+    assert n_params(actor_critic) == DIAMOND_ACTOR_CRITIC_PARAMS_PONG
+    assert n_params(actor_critic.trunk) == 77_248
+    # DIAMOND's layout: two closing blocks with attention at 8x8, no closing norm, no output bias; one-conv blocks in the
+    # actor-critic with nothing between the last max-pool and the LSTM.
+    assert sum(isinstance(m, SelfAttention2d) for m in reward_end.closing_blocks) == 2 and reward_end.norm_out is None
+    assert reward_end.head[-1].bias is None
+    assert sum(isinstance(m, SmallResBlock2d) for m in actor_critic.trunk) == 4
+    assert isinstance(actor_critic.trunk[-2], nn.MaxPool2d)
+    # The layout of models saved before (diamond_blocks=False) keeps the earlier counts, so their weights still fit.
+    earlier = DIAMOND("CnnPolicy", env, buffer_size=1_000, policy_kwargs={"diamond_blocks": False})
+    assert n_params(earlier.policy.world_model.reward_end_model) == 5_822_597
+    assert n_params(earlier.policy.actor_critic) == 3_323_527

@@ -24,6 +24,8 @@ TINY = {
     "first_epoch_actor_critic_gradient_steps": 3,
     "batch_size": 8,
     "imagination_horizon": 4,
+    # No warm-up: DIAMOND's runs its first update at a learning rate of 0, which would leave the weights as they were.
+    "lr_warmup_steps": 0,
     "device": "cpu",
     "seed": 0,
 }

@@ -90,6 +90,35 @@ def test_quantize_pixels_is_the_uint8_grid_of_real_frames():
     th.testing.assert_close(four.unique(), th.tensor([-1.0, -1 / 3, 1 / 3, 1.0]))
     with pytest.raises(ValueError, match="at least 2 levels"):
         quantize_pixels(th.zeros(2), n_levels=1)
+    # DIAMOND's wrap_model_output casts to uint8: the level below.
+    floored = quantize_pixels(values, rounding="floor")
+    th.testing.assert_close(floored, th.tensor([-1.0, -1.0, -1.0, -1.0, -1 / 255, 1.0 - step, 1.0]))
+    for frames in (th.randn(1000), real):
+        diamond = frames.clamp(-1, 1).add(1).div(2).mul(255).byte().div(255).mul(2).sub(1)
+        assert th.equal(quantize_pixels(frames, rounding="floor"), diamond)
+    with pytest.raises(ValueError, match="rounding"):
+        quantize_pixels(values, rounding="up")
+
+
+def test_the_pixel_sampler_quantises_every_denoised_estimate_as_diamond():
+    world_model = make_policy("pixel").world_model
+    blow_up_denoiser(world_model)
+    estimates = []
+    original = world_model.denoiser.denoise
+
+    def recording_denoise(*args):
+        estimates.append(original(*args))
+        return estimates[-1]
+
+    world_model.denoiser.denoise = recording_denoise
+    frames = world_model.encode(frame_batch(2, 4).observations)
+    sampled = world_model.sample_next_state(frames, th.zeros(2, 4, dtype=th.long))
+    assert len(estimates) == world_model.sampler.num_steps == 3
+    # The last Euler step (to sigma 0) returns the last estimate, quantised to the level below.
+    th.testing.assert_close(sampled, quantize_pixels(estimates[-1], rounding="floor"), rtol=0, atol=1e-6)
+    assert on_256_grid(sampled)
+    transform = world_model.sampler.denoised_transform
+    th.testing.assert_close(transform(estimates[0]), quantize_pixels(estimates[0], rounding="floor"))
 
 
 # Shapes and ranges of both world models ---------------------------------------------------------------------------
@@ -189,7 +218,7 @@ def test_unrolled_steps_condition_on_the_quantised_prediction():
     th.testing.assert_close(first_cond, frames[:, :4])
     th.testing.assert_close(second_cond[:, :3], frames[:, 1:4])
     # The second step sees the first step's prediction, quantised, not the real frame 4.
-    th.testing.assert_close(second_cond[:, 3], quantize_pixels(first_denoised))
+    th.testing.assert_close(second_cond[:, 3], quantize_pixels(first_denoised, rounding="floor"))
     assert not th.allclose(second_cond[:, 3], frames[:, 4])
 
 

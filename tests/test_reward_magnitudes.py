@@ -281,15 +281,24 @@ def test_models_saved_without_a_reward_head_load_with_the_sign_head(tmp_path):
 
 def test_fill_saved_policy_kwargs():
     shared = {"separate_critic": False}
-    assert fill_saved_policy_kwargs({}) == {"reward_end_kwargs": {"reward_head": "sign"}, "actor_critic_kwargs": shared}
+    assert fill_saved_policy_kwargs({}) == {
+        "reward_end_kwargs": {"reward_head": "sign"},
+        "actor_critic_kwargs": shared,
+        "diamond_blocks": False,
+    }
     saved = {"reward_end_kwargs": {"lstm_dim": 8}, "latent_dim": 4}
     assert fill_saved_policy_kwargs(saved) == {
         "reward_end_kwargs": {"reward_head": "sign", "lstm_dim": 8},
         "latent_dim": 4,
         "actor_critic_kwargs": shared,
+        "diamond_blocks": False,
     }
     assert saved == {"reward_end_kwargs": {"lstm_dim": 8}, "latent_dim": 4}  # not changed in place
-    named = {"reward_end_kwargs": {"reward_head": "symlog_twohot"}, "actor_critic_kwargs": {"separate_critic": True}}
+    named = {
+        "reward_end_kwargs": {"reward_head": "symlog_twohot"},
+        "actor_critic_kwargs": {"separate_critic": True},
+        "diamond_blocks": True,
+    }
     assert fill_saved_policy_kwargs(named) == named
 
 

@@ -139,7 +139,8 @@ class Atari100kPreprocessing(gym.Wrapper[np.ndarray, int, np.ndarray, int]):
       gymnasium's ``AtariPreprocessing`` and SB3's ``NoopResetEnv`` under ``MaxAndSkipEnv`` do).
     - ``step(action)``: repeats ``action`` for ``frame_skip`` frames (stopping early at game over or truncation), sums
       the rewards, returns the pixel-wise maximum of the step's last two frames resized with ``cv2.INTER_AREA``.
-    - ``info["life_loss"]``: whether the lives counter dropped during the step (``info["lives"]`` comes from ALE).
+    - ``info["life_loss"]``: whether the lives counter dropped below the lowest count of the game so far during the
+      step (DIAMOND's counter, which does not follow bonus lives; ``info["lives"]`` comes from ALE).
 
     :param env: an ALE env without frame skip (``frameskip=1``)
     :param frame_size: side of the square observation, in pixels (64 in DIAMOND and JEDI)
@@ -211,10 +212,11 @@ class Atari100kPreprocessing(gym.Wrapper[np.ndarray, int, np.ndarray, int]):
             frame, reward, terminated, truncated, info = self.env.step(action)
             total_reward += float(reward)
             lives = self.ale.lives()
+            # DIAMOND's counter follows decreases only: after a bonus life, the first loss back to the count it held
+            # is not a life loss.
             if lives < self._lives:
                 life_loss = True
-            # Follow increases too (bonus lives), so that the next loss is seen.
-            self._lives = lives
+                self._lives = lives
             if terminated or truncated:
                 break
         # Max over the last two frames of the step; a step that ran a single frame (frame_skip=1, or the game ended on

@@ -7,6 +7,7 @@ steps, starting from unit noise. Everything here is generic over the shape ``S``
 """
 
 import math
+from collections.abc import Callable
 from itertools import pairwise
 
 import torch as th
@@ -84,6 +85,8 @@ class DiffusionSampler:
     :param initial_noise_std: std of the starting noise. 1.0 is DIAMOND's choice (which JEDI inherits): it starts
         from unit noise although the first step is labelled ``sigma_max``, which biases samples towards the
         conditioning. ``None`` uses ``sigma_max``, as in EDM.
+    :param denoised_transform: applied to every denoised estimate ``D(x; sigma)`` before the step uses it (DIAMOND's
+        pixel sampler quantises each to 8 bits, :func:`~sb3_jedi.world_model.pixel.quantize_pixels`); ``None``: none
     """
 
     def __init__(
@@ -99,6 +102,7 @@ class DiffusionSampler:
         s_tmax: float = float("inf"),
         s_noise: float = 1.0,
         initial_noise_std: float | None = 1.0,
+        denoised_transform: Callable[[th.Tensor], th.Tensor] | None = None,
     ) -> None:
         if not isinstance(denoiser, EDMDenoiser):
             raise ValueError(f"DiffusionSampler needs an EDMDenoiser, got {type(denoiser).__name__}.")
@@ -127,6 +131,7 @@ class DiffusionSampler:
         self.s_tmax = float(s_tmax)
         self.s_noise = float(s_noise)
         self.initial_noise_std = None if initial_noise_std is None else float(initial_noise_std)
+        self.denoised_transform = denoised_transform
         # Network evaluations of the last `sample` call (Euler: N, Heun: 2N - 1), for logging compute.
         self.last_num_evaluations = 0
 
@@ -166,7 +171,8 @@ class DiffusionSampler:
 
         def denoise(state: th.Tensor, sigma: float) -> th.Tensor:
             self.last_num_evaluations += 1
-            return self.denoiser.denoise(state, level(sigma), cond_states, cond_actions)
+            denoised = self.denoiser.denoise(state, level(sigma), cond_states, cond_actions)
+            return denoised if self.denoised_transform is None else self.denoised_transform(denoised)
 
         self.last_num_evaluations = 0
         gamma_churn = min(self.s_churn / self.num_steps, math.sqrt(2) - 1)

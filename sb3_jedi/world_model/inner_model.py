@@ -15,8 +15,9 @@ pixel-space baseline) and ``T`` the number of conditioning steps (4 in JEDI and 
   between stages, e.g. DIAMOND's pixel U-Net (channels [64, 64, 64, 64], depths [2, 2, 2, 2]).
 - :class:`MlpDenoiser`: our extension for flat latents: residual MLP blocks with adaptive LayerNorm.
 
-Both zero-initialise their output layer (DIAMOND): at the start F predicts 0, so the EDM denoiser
-starts as the skip connection ``c_skip * noisy``.
+Both zero-initialise the weights of their output layer (DIAMOND; the U-Net keeps its output bias, as DIAMOND's,
+the MLP zeroes it too): at the start F predicts a constant (0 for the MLP), so the EDM denoiser starts as (close to)
+the skip connection ``c_skip * noisy``.
 """
 
 import math
@@ -117,10 +118,12 @@ def _check_inputs(
 class _UNetBlock(nn.Module):
     """AdaGN residual block, optionally followed by self-attention (DIAMOND's U-Net block)."""
 
-    def __init__(self, in_channels: int, out_channels: int, cond_dim: int, attention: bool, head_dim: int) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, cond_dim: int, attention: bool, head_dim: int, normalized_residual: bool
+    ) -> None:
         super().__init__()
         self.res = ResBlock2d(in_channels, out_channels, cond_dim)
-        self.attn = SelfAttention2d(out_channels, head_dim) if attention else nn.Identity()
+        self.attn = SelfAttention2d(out_channels, head_dim, normalized_residual) if attention else nn.Identity()
 
     def forward(self, x: th.Tensor, cond: th.Tensor) -> th.Tensor:
         return self.attn(self.res(x, cond))
@@ -139,7 +142,7 @@ class LatentUNet(nn.Module):
     one skip (channel concatenation, deepest first); its last block, fed the stage input, maps back to the channels
     of the previous stage. Between the paths, ``mid_depth`` blocks at the deepest resolution (DIAMOND: 2, with
     self-attention). Each stage but the deepest ends its up path with a 2x upsampling into the next shallower stage.
-    GroupNorm + SiLU + a zero-initialised 3x3 output convolution close the network. H and W are zero-padded to a
+    GroupNorm + SiLU + a 3x3 output convolution with zero-initialised weights close the network. H and W are zero-padded to a
     multiple of ``2**(n_stages - 1)`` and cropped back, so any size works.
 
     JEDI (channels 160, depth 2): 2 down blocks, 2 middle blocks with attention, 3 up blocks at 8x8.
@@ -159,6 +162,9 @@ class LatentUNet(nn.Module):
     :param attention: self-attention after every block of a stage, one flag per stage or one for all
         (DIAMOND's ``attn_depths``: none by default)
     :param attention_head_dim: channels per attention head (DIAMOND: 8)
+    :param diamond_blocks: self-attention adds its output to the normalised input, as DIAMOND's does (default);
+        ``False``: to the input itself, the layout of models saved by sb3-jedi before this option
+        (:class:`~sb3_jedi.world_model.layers.SelfAttention2d`)
     """
 
     def __init__(
@@ -175,6 +181,7 @@ class LatentUNet(nn.Module):
         mid_attention: bool = True,
         attention: bool | Sequence[bool] = False,
         attention_head_dim: int = 8,
+        diamond_blocks: bool = True,
     ) -> None:
         super().__init__()
         stage_channels = [channels] if isinstance(channels, int) else list(channels)
@@ -199,7 +206,7 @@ class LatentUNet(nn.Module):
         self.stage_depths = stage_depths
 
         def block(in_channels: int, out_channels: int, attn: bool) -> _UNetBlock:
-            return _UNetBlock(in_channels, out_channels, cond_dim, attn, attention_head_dim)
+            return _UNetBlock(in_channels, out_channels, cond_dim, attn, attention_head_dim, diamond_blocks)
 
         self.cond = NoiseActionConditioning(n_actions, n_cond_steps, cond_dim)
         self.conv_in = nn.Conv2d((n_cond_steps + 1) * state_channels, stage_channels[0], 3, padding=1)
@@ -225,10 +232,9 @@ class LatentUNet(nn.Module):
 
         self.norm_out = nn.GroupNorm(group_norm_groups(stage_channels[0]), stage_channels[0])
         self.conv_out = nn.Conv2d(stage_channels[0], state_channels, 3, padding=1)
-        # DIAMOND: F starts by predicting 0, so the EDM denoiser starts as its skip connection.
+        # DIAMOND zero-initialises the output weights (not the bias): F starts by predicting its small bias, so the EDM
+        # denoiser starts close to its skip connection.
         nn.init.zeros_(self.conv_out.weight)
-        assert self.conv_out.bias is not None  # built with a bias (torch types it as optional)
-        nn.init.zeros_(self.conv_out.bias)
 
     def forward(
         self,

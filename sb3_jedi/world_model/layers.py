@@ -15,6 +15,7 @@ __all__ = [
     "NormMlp",
     "ResBlock2d",
     "SelfAttention2d",
+    "SmallResBlock2d",
     "Upsample2d",
     "group_norm_groups",
     "soft_clamp",
@@ -127,10 +128,9 @@ class ResBlock2d(nn.Module):
             self.norm2 = AdaGroupNorm(out_channels, cond_dim)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
-        # Zero-init the last conv so each block starts as the identity: stable early training.
+        # Zero-init the last conv's weights (DIAMOND; its bias keeps torch's initialisation), so each block starts as
+        # the identity plus a small constant: stable early training.
         nn.init.zeros_(self.conv2.weight)
-        assert self.conv2.bias is not None  # built with a bias (torch types it as optional)
-        nn.init.zeros_(self.conv2.bias)
         self.skip = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
 
     def _norm(self, norm: nn.Module, x: th.Tensor, cond: th.Tensor | None) -> th.Tensor:
@@ -144,21 +144,42 @@ class ResBlock2d(nn.Module):
         return self.skip(x) + h
 
 
+class SmallResBlock2d(nn.Module):
+    """
+    DIAMOND's actor-critic block: ``skip(x) + conv(silu(GroupNorm(x)))``, one 3x3 convolution (default
+    initialisation) and a 1x1 convolution on the skip path when the channels change.
+
+    :param in_channels: input channels
+    :param out_channels: output channels
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(group_norm_groups(in_channels), in_channels, eps=GN_EPS)
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.skip: nn.Module = nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        return self.skip(x) + self.conv(F.silu(self.norm(x)))
+
+
 class SelfAttention2d(nn.Module):
     """
     Residual multi-head self-attention over the ``H * W`` positions of a feature map (DIAMOND's U-Net attention).
 
-    ``x + out(attention(qkv(GroupNorm(x))))`` with 1x1 convolutions for the query/key/value and output
-    projections and ``channels // head_dim`` heads (DIAMOND: heads of 8 channels, GroupNorm of 32-channel groups).
-    The output projection is zero-initialised (DIAMOND), so the block starts as the identity. DIAMOND adds the
-    attention output to the normalised input; here the residual carries the block's input unchanged, so that
-    zero-initialised block is exactly the identity (same parameters).
+    ``n + out(attention(qkv(n)))`` with ``n = GroupNorm(x)`` (DIAMOND's ``SelfAttention2d``, whose residual is the
+    normalised input), 1x1 convolutions for the query/key/value and output projections and ``channels // head_dim``
+    heads (DIAMOND: heads of 8 channels, GroupNorm of 32-channel groups). The output projection is zero-initialised
+    (DIAMOND), so the block starts as the GroupNorm. ``normalized_residual=False`` adds to ``x`` itself instead
+    (``x + out(...)``, an exact identity at initialisation; the layout of models saved by sb3-jedi before
+    ``diamond_blocks``).
 
     :param channels: number of channels (unchanged)
     :param head_dim: channels per attention head (DIAMOND: 8); one head when ``channels < head_dim``
+    :param normalized_residual: add the attention output to the normalised input (DIAMOND) rather than to the input
     """
 
-    def __init__(self, channels: int, head_dim: int = 8) -> None:
+    def __init__(self, channels: int, head_dim: int = 8, normalized_residual: bool = True) -> None:
         super().__init__()
         if channels < 1 or head_dim < 1:
             raise ValueError(f"SelfAttention2d needs positive channels and head_dim, got {channels} and {head_dim}.")
@@ -168,6 +189,7 @@ class SelfAttention2d(nn.Module):
                 f"SelfAttention2d: {channels} channels do not split into {self.n_heads} heads of {head_dim} channels;"
                 " pick a head_dim that divides the channels."
             )
+        self.normalized_residual = normalized_residual
         self.norm = nn.GroupNorm(group_norm_groups(channels), channels, eps=GN_EPS)
         self.qkv = nn.Conv2d(channels, 3 * channels, 1)
         self.out = nn.Conv2d(channels, channels, 1)
@@ -177,11 +199,13 @@ class SelfAttention2d(nn.Module):
 
     def forward(self, x: th.Tensor) -> th.Tensor:
         batch, channels, height, width = x.shape
-        qkv = self.qkv(self.norm(x)).reshape(batch, 3, self.n_heads, channels // self.n_heads, height * width)
+        normalized = self.norm(x)
+        qkv = self.qkv(normalized).reshape(batch, 3, self.n_heads, channels // self.n_heads, height * width)
         # (B, heads, head_dim, HW) -> (B, heads, HW, head_dim): one token per position.
         query, key, value = qkv.transpose(-1, -2).unbind(dim=1)
         attended = F.scaled_dot_product_attention(query, key, value)
-        return x + self.out(attended.transpose(-1, -2).reshape(batch, channels, height, width))
+        residual = normalized if self.normalized_residual else x
+        return residual + self.out(attended.transpose(-1, -2).reshape(batch, channels, height, width))
 
 
 class Downsample2d(nn.Module):

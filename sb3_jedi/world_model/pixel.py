@@ -10,6 +10,8 @@ It implements the :class:`~sb3_jedi.world_model.world_model.WorldModel` interfac
 training code run unchanged on it (:class:`sb3_jedi.diamond.DIAMOND`).
 """
 
+from functools import partial
+
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.preprocessing import is_image_space
@@ -24,22 +26,32 @@ from sb3_jedi.world_model.world_model import WorldModel, WorldModelLoss, preproc
 __all__ = ["PixelWorldModel", "quantize_pixels"]
 
 
-def quantize_pixels(frames: th.Tensor, n_levels: int = 256) -> th.Tensor:
+def quantize_pixels(frames: th.Tensor, n_levels: int = 256, rounding: str = "nearest") -> th.Tensor:
     """
-    Clamp frames to [-1, 1] and round them to the nearest of ``n_levels`` evenly spaced values (DIAMOND's sampler
-    output). With 256 levels the grid is exactly that of preprocessed uint8 frames, ``k / 127.5 - 1``.
+    Clamp frames to [-1, 1] and map them onto ``n_levels`` evenly spaced values. With 256 levels the grid is exactly
+    that of preprocessed uint8 frames, ``k / 127.5 - 1``.
 
-    DIAMOND truncates to the level below (a uint8 cast); rounding to the nearest level is the unbiased version of it.
+    ``rounding="floor"`` takes the level below, as DIAMOND's ``wrap_model_output`` does with its uint8 cast on every
+    denoised estimate (each sampler step, and the prediction the next unrolled training step conditions on);
+    ``"nearest"`` snaps to the nearest level, which leaves values already on the grid where they are whatever their
+    float rounding error (the sampler's last Euler step returns its last quantised estimate up to such an error).
 
     :param frames: frames in network range (any shape)
     :param n_levels: number of levels (256 for 8-bit frames)
+    :param rounding: ``"floor"`` (DIAMOND's cast) or ``"nearest"``
     :return: the quantised frames, same shape and dtype
     """
     if n_levels < 2:
         raise ValueError(f"quantize_pixels needs at least 2 levels, got n_levels={n_levels}.")
+    if rounding not in ("floor", "nearest"):
+        raise ValueError(f"quantize_pixels: rounding must be 'floor' (DIAMOND) or 'nearest', got {rounding!r}.")
     steps = n_levels - 1
+    clamped = frames.clamp(-1.0, 1.0)
+    if rounding == "floor":
+        # DIAMOND's operations in its order, so that float rounding drops the same values to the level below.
+        return clamped.add(1.0).div(2.0).mul(steps).floor().div(steps).mul(2.0).sub(1.0)
     # Same operations as preprocess_observations (k / 127.5 - 1): quantised frames are bit-identical to real ones.
-    return frames.clamp(-1.0, 1.0).add(1.0).mul(steps / 2).round().div(steps / 2).sub(1.0)
+    return clamped.add(1.0).mul(steps / 2).round().div(steps / 2).sub(1.0)
 
 
 class PixelWorldModel(WorldModel):
@@ -94,7 +106,12 @@ class PixelWorldModel(WorldModel):
         self.reward_end_model = reward_end_model
         self.n_levels = n_levels
         self.sampler_kwargs = dict(sampler_kwargs or {})
-        self.sampler = DiffusionSampler(self.denoiser, **self.sampler_kwargs)
+        # DIAMOND quantises every denoised estimate of the sampler to 8 bits (wrap_model_output), not only its output.
+        self.sampler = DiffusionSampler(
+            self.denoiser,
+            denoised_transform=partial(quantize_pixels, n_levels=n_levels, rounding="floor"),
+            **self.sampler_kwargs,
+        )
         quantize_pixels(th.zeros(1), n_levels)  # checks n_levels now rather than at the first sample
 
     @property
@@ -146,8 +163,8 @@ class PixelWorldModel(WorldModel):
             )
             loss = loss + step_loss
             if i + 1 < n_steps:
-                # DIAMOND conditions the next unrolled step on its own quantised prediction.
-                frames[n + i] = quantize_pixels(denoised.detach(), self.n_levels)
+                # DIAMOND conditions the next unrolled step on its own prediction, quantised as its sampler's.
+                frames[n + i] = quantize_pixels(denoised.detach(), self.n_levels, rounding="floor")
         loss = loss / n_steps
         return loss, {"denoising_loss": loss.item()}
 

@@ -23,7 +23,7 @@ from torch import nn
 from torch.distributions import Categorical
 from torch.nn import functional as F
 
-from sb3_jedi.world_model.layers import Downsample2d, NormMlp, ResBlock2d, group_norm_groups
+from sb3_jedi.world_model.layers import Downsample2d, NormMlp, ResBlock2d, SelfAttention2d, group_norm_groups
 from sb3_jedi.world_model.twohot import decode_symlog_twohot, encode_symlog_twohot, symexp, symlog_bins
 
 __all__ = [
@@ -116,7 +116,9 @@ class RewardEndModel(nn.Module):
     3-D states: a 3x3 input convolution over ``concat(s_t, s_{t+1})`` (``2C`` channels), then one stage
     per entry of ``channels``, each of ``depth`` residual blocks with AdaGN conditioned on an embedding
     of ``a_t``; every stage after the first starts with a stride-2 downsampling while the feature map is
-    larger than 4x4. A closing GroupNorm + SiLU, then the map is flattened into the LSTM. Sizes:
+    larger than 4x4. Then, as DIAMOND's ``RewEndEncoder``, two more residual blocks at the last size, each followed
+    by self-attention, and the map is flattened into the LSTM as it is (``diamond_blocks=False``: no closing blocks
+    but a closing GroupNorm + SiLU, the layout of models saved by sb3-jedi before this option). Sizes:
 
     - JEDI latents ``(16, 8, 8)``, channels ``(64, 64)``: 8x8 then 4x4 -> LSTM input 64 * 4 * 4 = 1024;
     - pixels ``(3, 64, 64)``, channels ``(32, 32, 32, 32)`` (DIAMOND): 64, 32, 16, 8 -> 32 * 8 * 8 = 2048.
@@ -125,7 +127,8 @@ class RewardEndModel(nn.Module):
     1-D states: ``NormMlp`` over ``concat(s_t, s_{t+1}, emb(a_t))`` with two hidden layers of ``hidden_dim``.
 
     Then ``nn.LSTM(batch_first=True)`` of ``lstm_dim`` units over time and a head
-    ``Linear(lstm_dim, hidden_dim) -> SiLU -> Linear(hidden_dim, n_reward + 2)``.
+    ``Linear(lstm_dim, hidden_dim) -> SiLU -> Linear(hidden_dim, n_reward + 2)`` (with 3-D states and
+    ``diamond_blocks``, DIAMOND's: the last layer has no bias).
 
     Reward heads (``reward_head``):
 
@@ -147,6 +150,8 @@ class RewardEndModel(nn.Module):
     :param reward_head: ``"sign"`` (3 classes of ``sign(r)``, DIAMOND) or ``"symlog_twohot"`` (DreamerV3's symlog
         two-hot categorical, keeps the reward's size)
     :param n_reward_bins: bins of the ``"symlog_twohot"`` head (DreamerV3: 255); unused by the sign head
+    :param diamond_blocks: 3-D states: DIAMOND's closing attention blocks, no closing norm and no output bias
+        (default); ``False``: the layout of models saved by sb3-jedi before this option. 1-D states: unused
     """
 
     # Buffers (registered in __init__; reward_bins by the symlog two-hot head only).
@@ -164,6 +169,7 @@ class RewardEndModel(nn.Module):
         depth: int = 2,
         reward_head: str = "sign",
         n_reward_bins: int = 255,
+        diamond_blocks: bool = True,
     ) -> None:
         super().__init__()
         self.state_shape = check_state_shape(state_shape, "RewardEndModel")
@@ -209,7 +215,14 @@ class RewardEndModel(nn.Module):
                     nn.ModuleList([ResBlock2d(last if j == 0 else stage_width, stage_width, cond_dim) for j in range(depth)])
                 )
                 last = stage_width
-            self.norm_out: nn.Module = nn.GroupNorm(group_norm_groups(last), last)
+            # DIAMOND's RewEndEncoder closes with two attention blocks at the last size and flattens unnormalised.
+            self.closing_blocks = nn.ModuleList()
+            self.norm_out: nn.Module | None = None
+            if diamond_blocks:
+                for _ in range(2):
+                    self.closing_blocks.extend([ResBlock2d(last, last, cond_dim), SelfAttention2d(last)])
+            else:
+                self.norm_out = nn.GroupNorm(group_norm_groups(last), last)
             self.feature_shape: tuple[int, ...] = (last, height, width)
             features_dim = last * height * width
         else:
@@ -226,14 +239,17 @@ class RewardEndModel(nn.Module):
         self.lstm = nn.LSTM(features_dim, lstm_dim, batch_first=True)
         init_lstm(self.lstm)
         hidden = nn.Linear(lstm_dim, hidden_dim)
-        output = nn.Linear(hidden_dim, self.n_reward_outputs + N_END_CLASSES)
+        output = nn.Linear(
+            hidden_dim, self.n_reward_outputs + N_END_CLASSES, bias=not (diamond_blocks and len(self.state_shape) == 3)
+        )
         self.head = nn.Sequential(hidden, nn.SiLU(), output)
         if reward_head == "symlog_twohot":
             # DreamerV3 zero-initialises the reward outputs: a uniform distribution over symmetric bins decodes to 0, so
             # an untrained model imagines no reward rather than a random one of any size.
             with th.no_grad():
                 output.weight[: self.n_reward_outputs].zero_()
-                output.bias[: self.n_reward_outputs].zero_()
+                if output.bias is not None:
+                    output.bias[: self.n_reward_outputs].zero_()
 
     @property
     def lstm_dim(self) -> int:
@@ -317,7 +333,11 @@ class RewardEndModel(nn.Module):
             x = downsample(x)
             for block in cast(nn.ModuleList, blocks):
                 x = block(x, action_emb)
-        return F.silu(self.norm_out(x)).flatten(1)
+        for module in self.closing_blocks:
+            x = module(x, action_emb) if isinstance(module, ResBlock2d) else module(x)
+        if self.norm_out is not None:
+            x = F.silu(self.norm_out(x))
+        return x.flatten(1)
 
     def forward(
         self,
