@@ -141,7 +141,8 @@ class DIAMOND(JEDI):
     One difference of bookkeeping from DIAMOND's code: DIAMOND trains its denoiser and its reward/termination model
     with two optimisers on separately drawn batches; here one world-model update optimises both (one parameter group
     each, with DIAMOND's gradient clips 1 and 100 and weight decay 1e-2), on the same two batch shapes (6-frame
-    segments for the denoiser, 4 + 1 + 1 with ``unroll_steps=2``; 19-frame segments for the reward/termination model), 400 times per epoch as DIAMOND.
+    segments for the denoiser, 4 + 1 + 1 with ``unroll_steps=2``; 19-frame segments for the reward/termination
+    model), 400 times per epoch as DIAMOND.
 
     Arguments: those of :class:`~sb3_jedi.jedi.JEDI`; ``policy`` is ``"CnnPolicy"`` or a :class:`DIAMONDPolicy`
     subclass, ``env`` gives 64x64 RGB frames (``sb3_jedi.envs.make_atari100k_env``).
