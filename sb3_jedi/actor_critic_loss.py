@@ -26,17 +26,23 @@ def compute_lambda_returns(
     next_values: th.Tensor,
     gamma: float,
     lambda_: float,
+    truncations: th.Tensor | None = None,
 ) -> th.Tensor:
     """
     TD(lambda) returns of an imagined trajectory, bootstrapped from the value of the state after the last step:
 
     ``R_t = r_t + gamma * (1 - end_t) * ((1 - lambda) * V(s_{t+1}) + lambda * R_{t+1})``, ``R_{H} = V(s_H)``.
 
+    Where an imagined episode was truncated at step t (DIAMOND's imagination loop, whose next step belongs to a new
+    episode), ``R_t = r_t + gamma * (1 - end_t) * V(s_{t+1})``, as DIAMOND's ``compute_lambda_returns``.
+
     :param rewards: (B, H) reward after action t
     :param ends: (B, H) 1 where action t ended the episode
-    :param next_values: (B, H) value of the state reached by action t
+    :param next_values: (B, H) value of the state reached by action t (the episode's last state where it ended or was
+        truncated)
     :param gamma: discount factor (paper: 0.985)
     :param lambda_: lambda of the returns (paper: 0.95)
+    :param truncations: (B, H) 1 where the episode was cut after action t; ``None``: none was
     :return: (B, H) lambda-returns, without gradient
     """
     if not rewards.shape == ends.shape == next_values.shape or rewards.ndim != 2:
@@ -44,11 +50,16 @@ def compute_lambda_returns(
             f"rewards, ends and next_values must share one (B, H) shape, got {tuple(rewards.shape)}, "
             f"{tuple(ends.shape)} and {tuple(next_values.shape)}."
         )
+    if truncations is not None and truncations.shape != rewards.shape:
+        raise ValueError(f"truncations must have the (B, H) shape {tuple(rewards.shape)}, got {tuple(truncations.shape)}.")
     rewards, ends, next_values = rewards.detach(), ends.detach().float(), next_values.detach()
+    cut = th.zeros_like(ends) if truncations is None else truncations.detach().float()
     returns = th.empty_like(rewards)
     last = next_values[:, -1]
     for t in reversed(range(rewards.shape[1])):
-        bootstrap = (1 - lambda_) * next_values[:, t] + lambda_ * last
+        # After a truncation the following step starts another episode: bootstrap from the value alone.
+        following = cut[:, t] * next_values[:, t] + (1 - cut[:, t]) * last
+        bootstrap = (1 - lambda_) * next_values[:, t] + lambda_ * following
         last = rewards[:, t] + gamma * (1 - ends[:, t]) * bootstrap
         returns[:, t] = last
     return returns
@@ -127,10 +138,12 @@ def actor_critic_loss(
     ent_coef: float,
     value_coef: float = 1.0,
     return_scaler: ReturnScaler | None = None,
+    truncations: th.Tensor | None = None,
 ) -> ActorCriticLosses:
     """
     REINFORCE with a lambda-return baseline, value regression and an entropy bonus, on one imagined trajectory
-    (DIAMOND's loss). Steps after an imagined termination get zero weight.
+    (DIAMOND's loss). Steps after an imagined termination get zero weight, unless ``truncations`` are given: then the
+    steps come from DIAMOND's imagination loop, which restarts an ended episode at once, and every step counts.
 
     :param log_probs: (B, H) log-probability of the actions taken
     :param entropies: (B, H) entropy of the policy at each step
@@ -144,10 +157,12 @@ def actor_critic_loss(
     :param ent_coef: entropy bonus weight (paper: 0.001)
     :param value_coef: value loss weight (DIAMOND: 1)
     :param return_scaler: optional DreamerV3 percentile scaling of the advantages
+    :param truncations: (B, H) 1 where an imagined episode of DIAMOND's loop was cut after the step (its horizon);
+        ``None``: one rollout per row, which ends at an imagined termination
     :return: the total loss and the logged terms
     """
-    returns = compute_lambda_returns(rewards, ends, bootstrap_values, gamma, lambda_)
-    weights = continuation_weights(ends)
+    returns = compute_lambda_returns(rewards, ends, bootstrap_values, gamma, lambda_, truncations)
+    weights = continuation_weights(ends) if truncations is None else th.ones_like(returns)
     advantages = returns - values.detach()
     scale = return_scaler.update(returns) if return_scaler is not None else th.ones(())
     advantages = advantages / scale

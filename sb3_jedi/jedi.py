@@ -39,10 +39,16 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch.nn.utils import clip_grad_norm_
 from tqdm.auto import tqdm
 
-from sb3_jedi.actor_critic_loss import actor_critic_loss, replay_lambda_returns, replay_value_loss, self_imitation_loss
-from sb3_jedi.buffers import EpisodeReplayBuffer
+from sb3_jedi.actor_critic_loss import (
+    ActorCriticLosses,
+    actor_critic_loss,
+    replay_lambda_returns,
+    replay_value_loss,
+    self_imitation_loss,
+)
+from sb3_jedi.buffers import EpisodeReplayBuffer, SegmentBatch
 from sb3_jedi.exploration import INITIAL_EXPLORATIONS, RandomLinearPolicies
-from sb3_jedi.imagination import imagine, replay_values, unroll
+from sb3_jedi.imagination import ImaginationLoop, imagine, replay_values, unroll
 from sb3_jedi.policies import (
     CnnPolicy,
     JEDIPolicy,
@@ -97,6 +103,8 @@ ATARI_DEFAULTS: dict[str, Any] = {
     # None: 5% of the run's epochs, DIAMOND's 50 training-only epochs after a 100k-step run.
     "final_epochs": None,
     "imagination_horizon": 15,
+    # DIAMOND's imagination loop: 32 imagined episodes kept across actor-critic updates, each ended one restarted at once.
+    "imagination_restarts": True,
     # DIAMOND's num_autoregressive_steps: 1 means one step more than the first: 4 + 1 + 1 = 6 frames, 2 denoising steps.
     "unroll_steps": 2,
     "exploration_epsilon": 0.01,
@@ -143,6 +151,9 @@ VECTOR_DEFAULTS: dict[str, Any] = {
     # experiments/sparse_goals/README.md).
     "initial_exploration": "random_linear",
     "exploration_episodes": 0.25,
+    # Fresh rollouts each update: the replay losses, the target critic and expected rewards and terminations (above) were
+    # measured with them, and the loop restarts on sampled terminations only.
+    "imagination_restarts": False,
     "replay_value_coef": 1.0,
     "self_imitation_coef": 1.0,
     # Only advantages above a quarter of the return scale count: on LunarLander's dense, shaped rewards most replayed
@@ -156,6 +167,7 @@ VECTOR_DEFAULTS: dict[str, Any] = {
 # What models saved before these hyper-parameters existed were trained with (DIAMOND's behaviour): loading such a file
 # fills them in with these values rather than with the policy's defaults of today.
 SAVED_HYPERPARAMETERS: dict[str, Any] = {
+    "imagination_restarts": False,
     "initial_exploration": "uniform",
     "exploration_episodes": 0.0,
     "replay_value_coef": 0.0,
@@ -228,7 +240,14 @@ class JEDI(OffPolicyAlgorithm):
         ``None``: 5% of the run's epochs (``total_timesteps / train_freq``), i.e. DIAMOND's 50 for a 100k-step run
         (``MlpPolicy``: 0). They run at the end of every ``learn`` call that reaches its
         total, so when learning in chunks set ``model.final_epochs = 0`` until the last one
-    :param imagination_horizon: imagined steps per actor-critic update (paper: 15)
+    :param imagination_horizon: imagined steps per actor-critic update (paper: 15), and with ``imagination_restarts``
+        also the length of an imagined episode (DIAMOND: both 15)
+    :param imagination_restarts: DIAMOND's imagination loop (``CnnPolicy``, ``DIAMOND``): ``batch_size`` imagined
+        episodes kept from one actor-critic update to the next, each update stepping them ``imagination_horizon``
+        times, an episode that ends or reaches the horizon restarted at once from a new start, so that every imagined
+        step enters the loss (:class:`~sb3_jedi.imagination.ImaginationLoop`); needs ``sample_reward_end=True`` and
+        no target critic. ``False`` (``MlpPolicy``): fresh rollouts from new starts every update, whose steps after an
+        imagined termination carry no weight
     :param unroll_steps: denoising steps per training segment (DIAMOND: 2, its ``num_autoregressive_steps: 1`` counts
         the steps after the first); each step after the first conditions on the previous step's prediction with
         probability ``policy_kwargs["random_switching_prob"]`` (JEDI's random switching, 0.5; DIAMOND always does)
@@ -315,6 +334,7 @@ class JEDI(OffPolicyAlgorithm):
     exploration_episodes: float
     final_epochs: int | None
     imagination_horizon: int
+    imagination_restarts: bool
     unroll_steps: int
     exploration_epsilon: float
     lr_warmup_steps: int
@@ -353,6 +373,7 @@ class JEDI(OffPolicyAlgorithm):
         exploration_episodes: float | None = None,
         final_epochs: int | None = None,
         imagination_horizon: int | None = None,
+        imagination_restarts: bool | None = None,
         unroll_steps: int | None = None,
         exploration_epsilon: float | None = None,
         lr_warmup_steps: int | None = None,
@@ -506,6 +527,13 @@ class JEDI(OffPolicyAlgorithm):
             "max_nonfinite_updates": self.max_nonfinite_updates >= 1,
             "wm_log_interval": self.wm_log_interval is None or self.wm_log_interval >= 1,
         }
+        if self.imagination_restarts and (not self.sample_reward_end or self.target_critic_tau is not None):
+            raise ValueError(
+                "imagination_restarts=True (DIAMOND's imagination loop) restarts imagined episodes on sampled "
+                "terminations and bootstraps with the online critic: it needs sample_reward_end=True and "
+                f"target_critic_tau=None, got sample_reward_end={self.sample_reward_end}, "
+                f"target_critic_tau={self.target_critic_tau}. Pass imagination_restarts=False for fresh rollouts."
+            )
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
@@ -557,6 +585,7 @@ class JEDI(OffPolicyAlgorithm):
             "_reward_magnitude_warned",
             "_initial_explorer",
             "_exploring_envs",
+            "_imagination_loop",
         ]
 
     @classmethod
@@ -988,32 +1017,12 @@ class JEDI(OffPolicyAlgorithm):
     def train_actor_critic(self, batch_size: int) -> dict[str, float]:
         """One actor-critic update on a batch of imagined trajectories."""
         policy = self.policy
-        # Burn-in segments end on a frame that carries an action: imagination never starts from an episode's final frame.
-        batch = self.replay_buffer.sample_segments(
-            batch_size, policy.world_model.n_cond_steps, self._sampling_rng, transitions_only=True
-        )
-        trajectory = imagine(
-            policy.world_model, policy.actor_critic, batch, self.imagination_horizon, sample_reward_end=self.sample_reward_end
-        )
-        if self.target_critic_tau is not None:
-            bootstrap = replay_values(policy.actor_critic_target, trajectory)[:, 1:]
-        else:
-            bootstrap = trajectory.next_values
         # The loss updates the return statistics: keep a copy so that a skipped update leaves them untouched.
         scaler_state = {key: value.clone() for key, value in policy.return_scaler.state_dict().items()}
-        losses = actor_critic_loss(
-            trajectory.log_probs,
-            trajectory.entropies,
-            trajectory.values,
-            trajectory.rewards,
-            trajectory.ends,
-            bootstrap,
-            gamma=self.gamma,
-            lambda_=self.gae_lambda,
-            ent_coef=self.ent_coef,
-            value_coef=self.value_coef,
-            return_scaler=policy.return_scaler if self.return_normalization else None,
-        )
+        if self.imagination_restarts:
+            losses = self._imagination_loop_losses(batch_size)
+        else:
+            losses = self._fresh_rollout_losses(batch_size)
         total, logs = losses.total, losses.logs
         if self.replay_value_coef > 0 or self.self_imitation_coef > 0:
             replay = self._replay_losses(batch_size)
@@ -1034,6 +1043,64 @@ class JEDI(OffPolicyAlgorithm):
                 policy.update_target_critic(self.target_critic_tau)
             self._actor_critic_updates += 1
         return logs
+
+    def _fresh_rollout_losses(self, batch_size: int) -> ActorCriticLosses:
+        """The actor-critic loss on ``batch_size`` rollouts imagined from new starts (``imagination_restarts=False``)."""
+        policy = self.policy
+        # Burn-in segments end on a frame that carries an action: imagination never starts from an episode's final frame.
+        batch = self.replay_buffer.sample_segments(
+            batch_size, policy.world_model.n_cond_steps, self._sampling_rng, transitions_only=True
+        )
+        trajectory = imagine(
+            policy.world_model, policy.actor_critic, batch, self.imagination_horizon, sample_reward_end=self.sample_reward_end
+        )
+        if self.target_critic_tau is not None:
+            bootstrap = replay_values(policy.actor_critic_target, trajectory)[:, 1:]
+        else:
+            bootstrap = trajectory.next_values
+        return actor_critic_loss(
+            trajectory.log_probs,
+            trajectory.entropies,
+            trajectory.values,
+            trajectory.rewards,
+            trajectory.ends,
+            bootstrap,
+            gamma=self.gamma,
+            lambda_=self.gae_lambda,
+            ent_coef=self.ent_coef,
+            value_coef=self.value_coef,
+            return_scaler=policy.return_scaler if self.return_normalization else None,
+        )
+
+    def _imagination_loop_losses(self, batch_size: int) -> ActorCriticLosses:
+        """The actor-critic loss on the next window of DIAMOND's imagination loop (``imagination_restarts=True``)."""
+        policy = self.policy
+        loop = getattr(self, "_imagination_loop", None)
+        if loop is None or loop.world_model is not policy.world_model or loop.actor_critic is not policy.actor_critic:
+            loop = self._imagination_loop = ImaginationLoop(policy.world_model, policy.actor_critic, self.imagination_horizon)
+        n_cond_steps = policy.world_model.n_cond_steps
+
+        def draw_starts(n: int) -> SegmentBatch:
+            # Burn-in segments end on a frame that carries an action: an episode never starts from an episode's end.
+            return self.replay_buffer.sample_segments(n, n_cond_steps, self._sampling_rng, transitions_only=True)
+
+        steps = loop.rollout(draw_starts, batch_size, self.imagination_horizon)
+        losses = actor_critic_loss(
+            steps.log_probs,
+            steps.entropies,
+            steps.values,
+            steps.rewards,
+            steps.ends,
+            steps.next_values,
+            gamma=self.gamma,
+            lambda_=self.gae_lambda,
+            ent_coef=self.ent_coef,
+            value_coef=self.value_coef,
+            return_scaler=policy.return_scaler if self.return_normalization else None,
+            truncations=steps.truncations,
+        )
+        losses.logs["imagined_restarts"] = float(steps.restarts)
+        return losses
 
     def _replay_losses(self, batch_size: int) -> dict[str, th.Tensor]:
         """

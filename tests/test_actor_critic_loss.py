@@ -50,6 +50,45 @@ def test_lambda_returns_match_the_n_step_definition(lambda_):
             assert returns[b, t].item() == pytest.approx(expected, abs=1e-5)
 
 
+@pytest.mark.parametrize("lambda_", [0.0, 0.5, 0.95])
+def test_lambda_returns_cut_at_truncations_as_diamonds_loop(lambda_):
+    # In DIAMOND's imagination loop a row holds consecutive episodes: one truncated after step 2 (its horizon), the
+    # next ended after step 4, a third from step 5. Each episode's returns are those of its own steps alone, the
+    # truncated one bootstrapping from the value of its last state.
+    th.manual_seed(1)
+    rewards, next_values = th.randn(1, 7), th.randn(1, 7)
+    ends, truncations = th.zeros(1, 7), th.zeros(1, 7)
+    truncations[0, 2] = 1.0
+    ends[0, 4] = 1.0
+    returns = compute_lambda_returns(rewards, ends, next_values, 0.9, lambda_, truncations)
+    for first, last in ((0, 3), (3, 7)):
+        r, e, v = (x[0, first:last].tolist() for x in (rewards, ends, next_values))
+        for t in range(last - first):
+            expected = brute_force_lambda_return(r, e, v, 0.9, lambda_, t)
+            assert returns[0, first + t].item() == pytest.approx(expected, abs=1e-5)
+    # Without the truncation the first episode's returns would run on into the next one.
+    assert not th.allclose(compute_lambda_returns(rewards, ends, next_values, 0.9, 0.95)[0, :3], returns[0, :3])
+    with pytest.raises(ValueError, match="truncations"):
+        compute_lambda_returns(rewards, ends, next_values, 0.9, 0.9, th.zeros(1, 6))
+
+
+def test_every_step_of_the_imagination_loop_counts_in_the_loss():
+    # Fresh rollouts weigh steps after a termination 0; in DIAMOND's loop they belong to the next episode and count.
+    th.manual_seed(2)
+    log_probs = th.randn(2, 5, requires_grad=True)
+    values = th.randn(2, 5, requires_grad=True)
+    ends = th.zeros(2, 5)
+    ends[0, 1] = 1.0
+    args = (log_probs, th.rand(2, 5), values, th.randn(2, 5), ends, th.randn(2, 5))
+    fresh = actor_critic_loss(*args, gamma=0.9, lambda_=0.95, ent_coef=0.0)
+    loop = actor_critic_loss(*args, gamma=0.9, lambda_=0.95, ent_coef=0.0, truncations=th.zeros(2, 5))
+    (grad_fresh,) = th.autograd.grad(fresh.total, log_probs)
+    (grad_loop,) = th.autograd.grad(loop.total, log_probs)
+    assert not grad_fresh[0, 2:].any() and grad_loop[0, 2:].abs().min() > 0
+    returns = compute_lambda_returns(args[3], ends, args[5], 0.9, 0.95, th.zeros(2, 5))
+    assert loop.logs["value_loss"] == pytest.approx((values.detach() - returns).pow(2).mean().item(), rel=1e-5)
+
+
 def test_lambda_returns_reject_mismatched_shapes():
     with pytest.raises(ValueError, match="shape"):
         compute_lambda_returns(th.zeros(2, 3), th.zeros(2, 3), th.zeros(2, 4), 0.9, 0.9)

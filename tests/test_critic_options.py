@@ -78,10 +78,17 @@ def _as_saved_before_the_options(data: dict) -> None:
     for name in ("initial_exploration", "exploration_episodes", "replay_value_coef", "self_imitation_coef"):
         del data[name]
     del data["self_imitation_margin"]
+    del data["imagination_restarts"]
 
 
 def test_models_saved_before_the_options_load_as_they_were_trained(tmp_path):
-    old_behaviour = {"initial_exploration": "uniform", "exploration_episodes": 0.0, "self_imitation_margin": 0.0, **OFF}
+    old_behaviour = {
+        "initial_exploration": "uniform",
+        "exploration_episodes": 0.0,
+        "self_imitation_margin": 0.0,
+        "imagination_restarts": False,
+        **OFF,
+    }
     shared = {"actor_critic_kwargs": {"separate_critic": False}}
     model = JEDI("MlpPolicy", "CartPole-v1", seed=0, policy_kwargs=shared, **{**TINY, **old_behaviour})
     model.save(tmp_path / "new.zip")

@@ -52,6 +52,9 @@ def test_paper_schedule_values():
     assert model.self_imitation_coef == 0.0 and diamond.self_imitation_coef == 0.0
     assert model.self_imitation_margin == 0.0 and diamond.self_imitation_margin == 0.0
     assert not model.policy.actor_critic.separate_critic and not diamond.policy.actor_critic.separate_critic
+    # DIAMOND's imagination loop: episodes kept across updates and restarted when they end (world_model_env.py).
+    assert model.imagination_restarts is True and diamond.imagination_restarts is True
+    assert model.imagination_horizon == 15 and model.batch_size == 32
 
 
 def test_mlp_policy_defaults_for_goals_that_random_actions_rarely_reach():
@@ -60,6 +63,7 @@ def test_mlp_policy_defaults_for_goals_that_random_actions_rarely_reach():
     assert (model.initial_exploration, model.exploration_episodes) == ("random_linear", 0.25)
     assert (model.replay_value_coef, model.self_imitation_coef, model.self_imitation_margin) == (1.0, 1.0, 0.25)
     assert model.policy.actor_critic.separate_critic
+    assert model.imagination_restarts is False  # fresh rollouts, with which these options were measured
     # Saved explicitly, so that a later change of default cannot rebuild another network on load.
     assert model.policy_kwargs["actor_critic_kwargs"]["separate_critic"] is True
 
@@ -262,3 +266,31 @@ def test_learning_rate_warm_up_is_diamonds_lambda_lr():
         model._set_learning_rates(optimizer, n_updates)
         rates[n_updates] = optimizer.param_groups[0]["lr"]
     assert rates == pytest.approx({0: 0.0, 1: 1e-5, 50: 5e-4, 99: 9.9e-4, 100: 1e-3, 250: 1e-3})
+
+
+def test_the_imagination_loop_needs_sampled_ends_and_no_target_critic():
+    for options in ({"sample_reward_end": False}, {"target_critic_tau": 0.02}):
+        with pytest.raises(ValueError, match="imagination_restarts"):
+            JEDI("CnnPolicy", RewardingImageEnv(), buffer_size=1_000, **options)
+        model = JEDI("CnnPolicy", RewardingImageEnv(), buffer_size=1_000, imagination_restarts=False, **options)
+        assert not model.imagination_restarts
+
+
+def test_cnn_policy_trains_in_the_imagination_loop_and_saves_without_it(tmp_path):
+    tiny = {
+        "learning_starts": 100,
+        "train_freq": 50,
+        "gradient_steps": 2,
+        "first_epoch_gradient_steps": 2,
+        "first_epoch_actor_critic_gradient_steps": 3,
+        "batch_size": 4,
+        "imagination_horizon": 3,
+    }
+    model = JEDI("CnnPolicy", RewardingImageEnv(size=32), buffer_size=1_000, **tiny)
+    model.learn(300)
+    loop = model._imagination_loop
+    assert model._actor_critic_updates >= 3 and loop.episode_steps.shape == (4,)
+    assert loop.world_model is model.policy.world_model and loop.actor_critic is model.policy.actor_critic
+    model.save(tmp_path / "model.zip")
+    loaded = JEDI.load(tmp_path / "model.zip")
+    assert loaded.imagination_restarts and getattr(loaded, "_imagination_loop", None) is None

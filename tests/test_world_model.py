@@ -7,7 +7,7 @@ from gymnasium import spaces
 from stable_baselines3.common.utils import ConstantSchedule
 
 from sb3_jedi.buffers import EpisodeReplayBuffer, SegmentBatch
-from sb3_jedi.imagination import imagine, replay_values
+from sb3_jedi.imagination import ImaginationLoop, imagine, replay_values
 from sb3_jedi.policies import CnnPolicy, MlpPolicy
 
 N_ACTIONS = 3
@@ -183,3 +183,62 @@ def test_cnn_world_model_on_frames_from_a_buffer():
     trajectory = imagine(world_model, policy.actor_critic, buffer.sample_segments(2, 4), horizon=2)
     assert trajectory.states.shape == (2, 3, 16, 8, 8)
     assert world_model.decode(trajectory.states).shape == (2, 3, 3, 64, 64)
+
+
+def _loop_with_scripted_ends(end_at: dict[int, list[int]]):
+    """An MlpPolicy world model whose reward/end model ends the listed rows at the listed calls (0-based), never else."""
+    policy = mlp_policy()
+    with th.no_grad():  # a critic whose values differ from state to state (its head starts at zero)
+        for param in policy.actor_critic.parameters():
+            param.add_(0.1 * th.randn_like(param))
+    world_model = policy.world_model
+    original = world_model.predict_reward_end
+    calls = []
+
+    def scripted(states, actions, next_states, hidden=None):
+        reward_logits, end_logits, hidden = original(states, actions, next_states, hidden)
+        if states.shape[1] == 1:  # an imagined step (burn-ins pass several transitions)
+            end_logits = th.zeros_like(end_logits)
+            end_logits[..., 1] = -1e4
+            for row in end_at.get(len(calls), []):
+                end_logits[row, :, 1] = 1e4
+            calls.append(len(calls))
+        return reward_logits, end_logits, hidden
+
+    world_model.predict_reward_end = scripted
+    draws = []
+
+    def draw_starts(n: int) -> SegmentBatch:
+        draws.append(n)
+        return segment_batch(n, 4)
+
+    return policy, ImaginationLoop(world_model, policy.actor_critic, horizon=4), draw_starts, draws
+
+
+def test_the_imagination_loop_truncates_at_the_horizon_and_carries_episodes_across_windows():
+    policy, loop, draw_starts, draws = _loop_with_scripted_ends({})
+    first = loop.rollout(draw_starts, batch_size=3, n_steps=3)
+    assert draws == [3] and loop.episode_steps.tolist() == [3, 3, 3] and first.restarts == 0
+    assert not first.truncations.any() and not first.ends.any()
+    # The next window goes on with the same episodes: they reach the horizon (4 steps) at its first step and restart.
+    second = loop.rollout(draw_starts, batch_size=3, n_steps=3)
+    assert second.truncations[:, 0].tolist() == [1.0, 1.0, 1.0] and not second.truncations[:, 1:].any()
+    assert draws == [3, 3] and second.restarts == 3 and loop.episode_steps.tolist() == [2, 2, 2]
+    # Where no episode finished, a step is bootstrapped by the value of the next state the actor-critic saw.
+    th.testing.assert_close(second.next_values[:, 1], second.values[:, 2].detach())
+    (second.log_probs.sum() + second.values.sum()).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in policy.actor_critic.parameters())
+    assert all(p.grad is None for p in policy.world_model.parameters())
+
+
+def test_the_imagination_loop_restarts_an_ended_episode_at_once():
+    # Row 1 ends at the second imagined step (call 1); the others run on.
+    _, loop, draw_starts, draws = _loop_with_scripted_ends({1: [1]})
+    steps = loop.rollout(draw_starts, batch_size=3, n_steps=3)
+    assert steps.ends[:, 1].tolist() == [0.0, 1.0, 0.0] and not steps.truncations.any()
+    assert draws == [3, 1] and steps.restarts == 1
+    # The restarted episode has run one step of its own, the others three.
+    assert loop.episode_steps.tolist() == [3, 1, 3]
+    # Its ended step is bootstrapped from its own last state, not from the new episode's first state.
+    assert steps.next_values[1, 1] != steps.values[1, 2].detach()
+    th.testing.assert_close(steps.next_values[[0, 2], 1], steps.values[[0, 2], 2].detach())
