@@ -95,6 +95,25 @@ def make_envs(
     return make_pixel_env(env_id, size=pixels, seed=seed), make_pixel_env(env_id, size=pixels, seed=10_000 + seed)
 
 
+# JEDI arguments that only say how often to log, not how to train: the world-model diagnostics run on random streams
+# of their own and leave training bit-identical (tests/test_callbacks.py::test_measuring_leaves_training_unchanged).
+LOGGING_OPTIONS = ("wm_log_interval",)
+
+
+def split_logging_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """
+    The record's ``hyperparameters`` (``"defaults"`` when none is set) and ``logging`` fields from a run's JEDI
+    keyword arguments: logging options are not hyper-parameters, so a run of the defaults that logs more often is
+    still a run of the defaults.
+
+    :param kwargs: the JEDI keyword arguments of the run
+    :return: ``{"hyperparameters": ..., "logging": ...}``
+    """
+    hyperparameters = {key: value for key, value in kwargs.items() if key not in LOGGING_OPTIONS}
+    logging = {key: value for key, value in kwargs.items() if key in LOGGING_OPTIONS}
+    return {"hyperparameters": hyperparameters or "defaults", "logging": logging}
+
+
 def run(
     env_id: str,
     seed: int,
@@ -145,7 +164,7 @@ def run(
         "seed": seed,
         "steps": steps,
         "preset": preset,
-        "hyperparameters": kwargs or "defaults",
+        **split_logging_options(kwargs),
         "eval_episodes": eval_episodes,
     }
 

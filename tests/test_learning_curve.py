@@ -74,3 +74,17 @@ def test_atari_and_pixels_together_are_refused(monkeypatch, capsys):
     assert "argument --pixels: not allowed with argument --atari" in capsys.readouterr().err
     with pytest.raises(ValueError, match="Choose one of `atari` and `pixels`"):
         module.run("Pong", 0, 100, eval_every=100, eval_episodes=1, kwargs={}, pixels=64, atari=True)
+
+
+def test_logging_options_are_recorded_apart_from_the_hyperparameters():
+    module = _load_script()
+    # Diagnostics leave training unchanged, so a run of the defaults that logs them more often is a run of the defaults.
+    assert module.split_logging_options({"wm_log_interval": 50}) == {
+        "hyperparameters": "defaults",
+        "logging": {"wm_log_interval": 50},
+    }
+    assert module.split_logging_options({"wm_log_interval": 10, "self_imitation_margin": 0.25}) == {
+        "hyperparameters": {"self_imitation_margin": 0.25},
+        "logging": {"wm_log_interval": 10},
+    }
+    assert module.split_logging_options({}) == {"hyperparameters": "defaults", "logging": {}}
