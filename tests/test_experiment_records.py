@@ -203,7 +203,8 @@ LUNAR_LANDER_RUNS = [
     ("defaults (de53304)", 0, "learning", "LunarLander-v3_MlpPolicy_seed0"),
     ("earlier defaults (a6fefff)", 0, "experiments/earlier_defaults", "LunarLander-v3_MlpPolicy_seed0"),
     ("earlier defaults (522b635)", 1, "learning", "LunarLander-v3_MlpPolicy_seed1"),
-    ("earlier defaults (522b635)", 2, "learning", "LunarLander-v3_MlpPolicy_seed2"),
+    ("earlier defaults (522b635)", 2, "experiments/earlier_defaults", "LunarLander-v3_MlpPolicy_seed2_522b635"),
+    ("defaults (4dd9f95)", 2, "learning", "LunarLander-v3_MlpPolicy_seed2"),
     ("`exploration_episodes=0`", 0, "experiments/lunar_lander", "LunarLander-v3_no_exploration_episodes_seed0"),
     ("`self_imitation_coef=0`", 0, "experiments/lunar_lander", "LunarLander-v3_no_self_imitation_seed0"),
     ("`self_imitation_margin=0.25`", 0, "experiments/lunar_lander", "LunarLander-v3_self_imitation_margin_seed0"),
@@ -359,4 +360,4 @@ def test_the_first_seed_of_the_margin_defaults_is_quoted_from_its_record():
     )
     assert quoted in _text("benchmarks/results/experiments/lunar_lander/README.md")
     assert means[50_000] < 84.3 < earlier_50k
-    assert f"the first, seed 1 to 50k steps, scored {means[50_000]:.1f} there, below DQN's 84.3" in _text("README.md")
+    assert f"seed 1 to 50k steps scored {means[50_000]:.1f} there, below DQN's 84.3" in _text("README.md")
