@@ -48,7 +48,7 @@ from sb3_jedi.actor_critic_loss import (
 )
 from sb3_jedi.buffers import EpisodeReplayBuffer, SegmentBatch
 from sb3_jedi.exploration import INITIAL_EXPLORATIONS, RandomLinearPolicies
-from sb3_jedi.imagination import ImaginationLoop, imagine, replay_values, unroll
+from sb3_jedi.imagination import ImaginationLoop, ImaginedSteps, ImaginedTrajectory, imagine, replay_values, unroll
 from sb3_jedi.policies import (
     CnnPolicy,
     JEDIPolicy,
@@ -1058,19 +1058,7 @@ class JEDI(OffPolicyAlgorithm):
             bootstrap = replay_values(policy.actor_critic_target, trajectory)[:, 1:]
         else:
             bootstrap = trajectory.next_values
-        return actor_critic_loss(
-            trajectory.log_probs,
-            trajectory.entropies,
-            trajectory.values,
-            trajectory.rewards,
-            trajectory.ends,
-            bootstrap,
-            gamma=self.gamma,
-            lambda_=self.gae_lambda,
-            ent_coef=self.ent_coef,
-            value_coef=self.value_coef,
-            return_scaler=policy.return_scaler if self.return_normalization else None,
-        )
+        return self._imagined_loss(trajectory, bootstrap)
 
     def _imagination_loop_losses(self, batch_size: int) -> ActorCriticLosses:
         """The actor-critic loss on the next window of DIAMOND's imagination loop (``imagination_restarts=True``)."""
@@ -1085,22 +1073,35 @@ class JEDI(OffPolicyAlgorithm):
             return self.replay_buffer.sample_segments(n, n_cond_steps, self._sampling_rng, transitions_only=True)
 
         steps = loop.rollout(draw_starts, batch_size, self.imagination_horizon)
-        losses = actor_critic_loss(
+        losses = self._imagined_loss(steps, steps.next_values, truncations=steps.truncations)
+        losses.logs["imagined_restarts"] = float(steps.restarts)
+        return losses
+
+    def _imagined_loss(
+        self, steps: ImaginedTrajectory | ImaginedSteps, bootstrap: th.Tensor, truncations: th.Tensor | None = None
+    ) -> ActorCriticLosses:
+        """
+        The actor-critic loss of imagined steps under this model's discount, lambda, loss weights and return scaling.
+
+        :param steps: the imagined steps (a fresh rollout or a window of the imagination loop)
+        :param bootstrap: the value of the state after each step, ``(batch, horizon)``
+        :param truncations: where an imagined episode was cut at the horizon and restarted (the loop's windows)
+        """
+        policy = self.policy
+        return actor_critic_loss(
             steps.log_probs,
             steps.entropies,
             steps.values,
             steps.rewards,
             steps.ends,
-            steps.next_values,
+            bootstrap,
             gamma=self.gamma,
             lambda_=self.gae_lambda,
             ent_coef=self.ent_coef,
             value_coef=self.value_coef,
             return_scaler=policy.return_scaler if self.return_normalization else None,
-            truncations=steps.truncations,
+            truncations=truncations,
         )
-        losses.logs["imagined_restarts"] = float(steps.restarts)
-        return losses
 
     def _replay_losses(self, batch_size: int) -> dict[str, th.Tensor]:
         """
