@@ -7,6 +7,7 @@ sb3-contrib's ``RecurrentPPO``.
 """
 
 import copy
+import math
 from typing import Any, ClassVar, cast
 
 import numpy as np
@@ -305,7 +306,16 @@ class JEDIPolicy(BasePolicy):
                 n_actions=self.n_actions,
                 **self.block_kwargs(self.denoiser_kwargs),
             )
-            decoder = CnnDecoder(latent_shape=latent_shape, out_channels=channels, **self.decoder_kwargs)
+            # The decoder mirrors the encoder: it upsamples as many times as the encoder downsamples, unless told otherwise.
+            decoder_kwargs = {"n_upsamples": int(math.log2(encoder.factor)), **self.decoder_kwargs}
+            decoder = CnnDecoder(latent_shape=latent_shape, out_channels=channels, **decoder_kwargs)
+            if decoder.output_shape != (channels, height, width):
+                raise ValueError(
+                    f"The visualisation decoder makes {decoder.output_shape} images from {latent_shape} latents, but "
+                    f"the observations are {(channels, height, width)}: the encoder makes latents {encoder.factor}x "
+                    f"smaller, so give decoder_kwargs n_upsamples={int(math.log2(encoder.factor))} and at least that many "
+                    "stages of channels, or use_decoder=False."
+                )
         else:
             obs_dim = int(self.observation_space.shape[0])
             encoder = MlpEncoder(obs_dim, latent_dim=self.latent_dim, **self.encoder_kwargs)

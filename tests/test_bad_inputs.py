@@ -13,10 +13,12 @@ import cloudpickle
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch as th
 from gymnasium import spaces
 from saved_models import rewrite_zip
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.env_util import make_vec_env
+from tiny_settings import SMALL_CNN, TINY
 
 from sb3_jedi import JEDI
 from sb3_jedi.diamond import DIAMOND
@@ -255,3 +257,38 @@ def test_predict_with_episode_starts_of_another_batch(image_model):
     obs = np.zeros((2, 16, 16, 3), dtype=np.uint8)
     with pytest.raises(ValueError, match=r"episode_start must hold one flag per observation \(2\)"):
         image_model.predict(obs, episode_start=np.ones(3, dtype=bool))
+
+
+# Networks sized by the user --------------------------------------------------------------------------------------
+
+
+def _small_cnn_with_encoder(**encoder_kwargs) -> dict:
+    return {**SMALL_CNN, "encoder_kwargs": {**SMALL_CNN["encoder_kwargs"], **encoder_kwargs}}
+
+
+@pytest.mark.parametrize(
+    "encoder_kwargs",
+    [{"channels": (8, 8, 8, 8, 4), "n_downsamples": 4}, {"channels": (8, 8, 8, 4), "n_downsamples": 3, "stem_stride": 2}],
+    ids=["four-downsamplings", "strided-stem"],
+)
+def test_the_decoder_follows_the_encoders_downsampling(encoder_kwargs):
+    # 32x32 frames encoded 16x to 2x2 latents: the visualisation decoder upsamples 16x too, and trains.
+    policy_kwargs = _small_cnn_with_encoder(**encoder_kwargs)
+    env = SpacesEnv(image(32, 32), spaces.Discrete(3))
+    model = JEDI(
+        "CnnPolicy", env, policy_kwargs=policy_kwargs, buffer_size=500, seed=0, learning_starts_reward_threshold=0, **TINY
+    )
+    world_model = model.policy.world_model
+    assert world_model.state_shape == (4, 2, 2)
+    assert world_model.decode(th.zeros(5, 4, 2, 2)).shape == (5, 3, 32, 32)
+    model.learn(150)  # collection, then world-model updates that train the decoder
+    assert model._world_model_updates > 0
+
+
+def test_a_decoder_that_cannot_make_the_frames_is_named():
+    policy_kwargs = {
+        **_small_cnn_with_encoder(channels=(8, 8, 8, 8, 4), n_downsamples=4),
+        "decoder_kwargs": {"channels": (8, 8, 8, 8), "n_upsamples": 3},
+    }
+    with pytest.raises(ValueError, match=r"decoder makes \(3, 16, 16\) images .* observations are \(3, 32, 32\).*n_upsamples"):
+        JEDI("CnnPolicy", SpacesEnv(image(32, 32), spaces.Discrete(3)), policy_kwargs=policy_kwargs, buffer_size=500)

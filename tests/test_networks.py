@@ -96,6 +96,24 @@ def test_cnn_encoder_rejects_bad_images():
     assert CnnEncoder(in_channels=1, image_size=(96, 48)).latent_shape == (16, 12, 6)
 
 
+def test_cnn_encoder_strided_stem():
+    # The paper's encoder convolves the full-resolution frame (stride 1); a strided first convolution works at half
+    # the resolution from the start and makes latents stem_stride times smaller again.
+    assert CnnEncoder().stem_stride == 1
+    assert CnnEncoder().stages[0].stride == (1, 1)
+    encoder = CnnEncoder(channels=(8, 16, 16, 16), stem_stride=2)
+    assert encoder.stages[0].stride == (2, 2)
+    assert encoder.factor == 16
+    assert encoder.latent_shape == (16, 4, 4)
+    assert encoder(th.rand(3, *PIXELS) * 2 - 1).shape == (3, 16, 4, 4)
+    # One stage only: the stride goes to the (linear) last convolution.
+    assert CnnEncoder(channels=(4,), n_downsamples=0, stem_stride=4)(th.zeros(1, *PIXELS)).shape == (1, 4, 16, 16)
+    with pytest.raises(ValueError, match="stem_stride must be 1, 2 or 4"):
+        CnnEncoder(stem_stride=3)
+    with pytest.raises(ValueError, match=r"multiples of 16 \(stem_stride \* 2\*\*n_downsamples\)"):
+        CnnEncoder(image_size=(56, 56), stem_stride=2)
+
+
 def test_mlp_encoder_shape_and_clamp():
     encoder = MlpEncoder(obs_dim=4, latent_dim=16)
     assert encoder.latent_shape == (16,)
