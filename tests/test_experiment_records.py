@@ -361,3 +361,19 @@ def test_the_first_seed_of_the_margin_defaults_is_quoted_from_its_record():
     assert quoted in _text("benchmarks/results/experiments/lunar_lander/README.md")
     assert means[50_000] < 84.3 < earlier_50k
     assert f"seed 1 to 50k steps scored {means[50_000]:.1f} there, below DQN's 84.3" in _text("README.md")
+
+
+def _offline_row(entry: dict) -> str:
+    sigma_data = entry["variant"].get("policy_kwargs", {}).get("edm_kwargs", {}).get("sigma_data", 0.5)
+    curve = {point["updates"]: point for point in entry["curve"]}
+    ratios = " | ".join(f"{curve[updates]['open_loop_mse_ratio']:.2f}" for updates in (100, 200, 300, 400))
+    last = curve[400]
+    return f"| {sigma_data} | {ratios} | {last['latent_mean_std']:.3f} | {last['latent_effective_rank']:.1f} |"
+
+
+def test_the_offline_world_model_table_quotes_its_record():
+    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "offline_world_model_sigma_data.json").read_text())
+    table = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    assert len(record["variants"]) >= 2
+    for entry in record["variants"]:
+        assert _offline_row(entry) in table
