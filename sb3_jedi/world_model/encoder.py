@@ -31,8 +31,8 @@ class CnnEncoder(nn.Module):
 
     Deliberately light (about 16M multiply-adds per 64x64 frame): the encoder runs on every frame the world model
     trains on and on every acting step, so it sets the cost of acting on a CPU. ``stem_stride=2`` makes the first
-    convolution strided: every stage then works at half the resolution, for about a quarter of the cost (the ``cpu``
-    preset's choice; the paper's encoder has stride 1).
+    convolution strided: every stage then works at half the resolution, for about a quarter of the cost (an option for
+    CPU budgets; the paper's encoder, the default, has stride 1).
 
     :param in_channels: image channels
     :param image_size: ``(H, W)`` of the input images; both must be divisible by ``stem_stride * 2**n_downsamples``
