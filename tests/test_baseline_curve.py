@@ -1,12 +1,11 @@
 """benchmarks/baseline_curve.py: SB3's own algorithms with the zoo's settings, recorded as JEDI's learning curves are."""
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import load_benchmark
 from stable_baselines3 import PPO
 from stable_baselines3.common.atari_wrappers import ClipRewardEnv
 from stable_baselines3.common.vec_env import VecNormalize
@@ -14,19 +13,8 @@ from stable_baselines3.common.vec_env import VecNormalize
 from sb3_jedi.envs import TerminateOnLifeLoss
 from sb3_jedi.evaluation.reference import reference_scores
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-baseline_curve = _load_script("baseline_curve")
-learning_results = _load_script("learning_results")
+baseline_curve = load_benchmark("baseline_curve")
+learning_results = load_benchmark("learning_results")
 
 
 def _check_record(record: dict, algo: str, steps: int, eval_steps: list[int]) -> None:

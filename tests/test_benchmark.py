@@ -1,16 +1,15 @@
 """The core benchmark runs end to end in its quick mode and writes every figure (no timing assertions)."""
 
-import importlib.util
 import json
 from pathlib import Path
+
+from benchmark_scripts import load_benchmark
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "core_benchmark.py"
 
 
 def test_core_benchmark_quick(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("core_benchmark", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("core_benchmark")
     module.main(["--quick", "--batch-size", "2", "--json", str(tmp_path / "bench.json")])
     results = json.loads((tmp_path / "bench.json").read_text())
     assert set(results["learn_env_steps_per_s"]) == {

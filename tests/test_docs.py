@@ -35,3 +35,12 @@ def test_every_nav_page_exists():
     listed = {page for page in pages}
     unlisted = [p.name for p in (ROOT / "docs").glob("*.md") if p.name not in listed]
     assert not unlisted, f"pages missing from the nav: {unlisted}"
+
+
+def test_every_benchmark_script_is_documented():
+    """Each script of ``benchmarks/`` has its row in the benchmarks page, saying what it records."""
+    page = (ROOT / "docs" / "benchmarks.md").read_text()
+    scripts = sorted(path.name for path in (ROOT / "benchmarks").glob("*.py"))
+    assert scripts
+    undocumented = [name for name in scripts if f"| `benchmarks/{name}` |" not in page]
+    assert not undocumented, f"scripts without a row in docs/benchmarks.md: {undocumented}"

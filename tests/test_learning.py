@@ -11,26 +11,15 @@ The seeds are the table's (0, 1, 2) and two the defaults were never tuned on (3,
 all meet the goal are expected to fail (``xfail``, not strict) until they do: the README says so beside its table.
 """
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[1]
 UNTUNED_SEEDS = (3, 4)
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
-
-
-learning_results = _load("learning_results")
+learning_results = load_benchmark("learning_results")
 RESULTS = learning_results.collect()
 
 
@@ -74,7 +63,7 @@ def test_claims_are_read_from_the_readme_records():
 @pytest.mark.parametrize(("task_name", "seed"), _cases())
 def test_task_learns_with_default_hyperparameters(task_name, seed):
     task = learning_results.TASKS[task_name]
-    learning_curve = _load("learning_curve")
+    learning_curve = load_benchmark("learning_curve")
     # Evaluated at the end and at each milestone (LunarLander: 50k of 100k steps), whose steps divide the run's.
     eval_every = math.gcd(task.steps, *(steps for steps, _ in task.milestones))
     record = learning_curve.run(

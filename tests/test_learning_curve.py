@@ -1,16 +1,14 @@
 """benchmarks/learning_curve.py: the record of one learning run (the README's learning table is built from these)."""
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 from sb3_jedi.benchmarks.curves import atari_fields
 from sb3_jedi.evaluation.reference import reference_scores
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "learning_curve.py"
 TINY_RUN = {
     "learning_starts": 100,
     "train_freq": 50,
@@ -21,15 +19,8 @@ TINY_RUN = {
 }
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("learning_curve", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_run_records_deterministic_and_sampled_returns_at_each_evaluation(tmp_path):
-    module = _load_script()
+    module = load_benchmark("learning_curve")
     out = tmp_path / "record.json"
     record = module.run("CartPole-v1", 0, 300, eval_every=150, eval_episodes=2, kwargs=TINY_RUN, out=out)
     assert [point["steps"] for point in record["curve"]] == [150, 300]
@@ -44,7 +35,7 @@ def test_a_run_records_deterministic_and_sampled_returns_at_each_evaluation(tmp_
 
 
 def test_an_atari_run_with_the_cpu_preset_records_the_game_and_its_reference_scores(tmp_path, monkeypatch, capsys):
-    module = _load_script()
+    module = load_benchmark("learning_curve")
     out = tmp_path / "pong.json"
     # Evaluation games cut at 400 frames (100 agent steps): a whole game of Pong is about 900 steps or more.
     argv = ["learning_curve.py", "--atari", "pong", "--preset", "cpu", "--steps", "200", "--eval-every", "100"]
@@ -67,7 +58,7 @@ def test_an_atari_run_with_the_cpu_preset_records_the_game_and_its_reference_sco
 
 
 def test_atari_and_pixels_together_are_refused(monkeypatch, capsys):
-    module = _load_script()
+    module = load_benchmark("learning_curve")
     monkeypatch.setattr(sys, "argv", ["learning_curve.py", "--atari", "Pong", "--pixels", "64"])
     with pytest.raises(SystemExit):
         module.main()
@@ -77,7 +68,7 @@ def test_atari_and_pixels_together_are_refused(monkeypatch, capsys):
 
 
 def test_logging_options_are_recorded_apart_from_the_hyperparameters():
-    module = _load_script()
+    module = load_benchmark("learning_curve")
     # Diagnostics leave training unchanged, so a run of the defaults that logs them more often is a run of the defaults.
     assert module.split_logging_options({"wm_log_interval": 50}) == {
         "hyperparameters": "defaults",

@@ -1,24 +1,15 @@
 """The README's learning figures are the ones recorded in benchmarks/results (benchmarks/learning_results.py)."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("learning_results", ROOT / "benchmarks" / "learning_results.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["learning_results"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-learning_results = _load_script()
+learning_results = load_benchmark("learning_results")
 
 
 def _readme_words() -> str:

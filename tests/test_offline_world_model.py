@@ -1,23 +1,11 @@
 """benchmarks/offline_world_model.py: world-model-only training on one random-action buffer, variant by variant."""
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_scripts import load_benchmark
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location("offline_world_model", ROOT / "benchmarks" / "offline_world_model.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["offline_world_model"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-offline_world_model = _load()
+offline_world_model = load_benchmark("offline_world_model")
 
 
 def test_a_variant_updates_the_base_policy_kwargs_key_by_key():
