@@ -262,6 +262,39 @@ def test_checkpoint_table_reads_each_run_at_its_checkpoints():
     assert len(lines) == 7
 
 
+def test_lunar_lander_table_in_readme_is_rendered_from_the_results_json():
+    results = json.loads(learning_results.RESULTS_JSON.read_text())
+    table = learning_results.render_lunar_lander_table(results)
+    text = learning_results.README.read_text()
+    assert learning_results.readme_block(text, learning_results.LUNAR_LANDER_BEGIN, learning_results.LUNAR_LANDER_END) == table
+    # Both of JEDI's reward heads and DQN, at the two steps the goal names.
+    assert "| Agent | Seed | 10k | 20k | 30k | 40k | 50k | 60k | 70k | 80k | 90k | 100k | Train minutes | Commit |" in table
+    for agent in ("JEDI MlpPolicy", "JEDI MlpPolicy, sign rewards", "SB3 DQN, zoo settings"):
+        assert f"| {agent} |" in table
+
+
+def test_checkpoint_table_adds_variants_after_the_task():
+    task = {"steps": 10_000, "policy": "MlpPolicy", "preset": None, "planned_seeds": [0, 1]}
+    results = {
+        "tasks": {
+            "Lander": {**task, "runs": [_run(0, [(10_000, 5.0)], 3.0)], "baselines": {}},
+            "Lander, sign rewards": {
+                **task,
+                "runs": [_run(0, [(10_000, 1.0)], 2.0), _run(1, [(10_000, 4.0)], 4.0)],
+                "baselines": {},
+            },
+        }
+    }
+    lines = learning_results.render_checkpoint_table(results, "Lander", every=10_000, variants=["Lander, sign rewards"])
+    assert lines.splitlines()[2:] == [
+        f"| JEDI MlpPolicy | 0 | 5.0 | 3.0 | `{'0' * 7}` |",
+        "| JEDI MlpPolicy | 1 | not run yet |  | |",
+        f"| JEDI MlpPolicy, sign rewards | 0 | 1.0 | 2.0 | `{'0' * 7}` |",
+        f"| JEDI MlpPolicy, sign rewards | 1 | 4.0 | 4.0 | `{'1' * 7}` |",
+        "| JEDI MlpPolicy, sign rewards, mean | 0, 1 | 2.5 | 3.0 | |",
+    ]
+
+
 def test_missing_checkpoint_markers_are_reported():
     with pytest.raises(ValueError, match="checkpoint-returns markers"):
         learning_results.readme_block("# docs\n", learning_results.CHECKPOINT_BEGIN, learning_results.CHECKPOINT_END)
