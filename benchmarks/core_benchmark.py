@@ -33,6 +33,7 @@ import sb3_jedi
 from sb3_jedi import JEDI
 from sb3_jedi.callbacks import WorldModelDiagnosticsCallback
 from sb3_jedi.envs import make_atari100k_env
+from sb3_jedi.run_info import source_commit
 
 
 def median_seconds(fn: Callable[[], Any], repeats: int, warmup: int = 1, sync: bool = False) -> float:
@@ -136,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     device = args.device
     sync = device == "cuda"
     repeats = 1 if args.quick else 5
+    # Read before the run, while the tree cannot change under it: the code the figures belong to.
+    commit = source_commit(__file__)
 
     # Full learn loops, updates included: MlpPolicy with its default schedule; CnnPolicy with 4 + 4 updates per 100
     # steps (its paper schedule is reported below from the measured epoch). --quick shrinks both to a smoke run.
@@ -240,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     results = {
         "device": th.cuda.get_device_name() if device == "cuda" else f"cpu ({platform.processor() or platform.machine()})",
         "torch_threads": th.get_num_threads(),
+        "commit": commit,
         "versions": {
             "sb3_jedi": sb3_jedi.__version__,
             "torch": th.__version__,

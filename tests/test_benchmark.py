@@ -5,6 +5,8 @@ from pathlib import Path
 
 from benchmark_scripts import load_benchmark
 
+from sb3_jedi.run_info import source_commit
+
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "core_benchmark.py"
 
 
@@ -37,6 +39,8 @@ def test_core_benchmark_quick(tmp_path, capsys):
     assert overrides["learning_starts"] == 100 and overrides["first_epoch_gradient_steps"] == 0
     assert 0 < sizes["world_model_update_without_decoder_s"]
     assert "| params_atari_defaults.agent_total |" in capsys.readouterr().out
+    # The record names the code it measured (this checkout's commit, "-dirty" when tracked code differs from it).
+    assert results["commit"] == source_commit(BENCHMARK)
 
 
 def test_readme_quotes_the_recorded_core_benchmark():
