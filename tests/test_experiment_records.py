@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -377,3 +378,37 @@ def test_the_offline_world_model_table_quotes_its_record():
     assert len(record["variants"]) >= 2
     for entry in record["variants"]:
         assert _offline_row(entry) in table
+
+
+def _offset_noise_row(entry: dict) -> str:
+    edm = entry["variant"].get("policy_kwargs", {}).get("edm_kwargs", {})
+    # The variant that moves the noise levels rescales the sampler too; the others keep DIAMOND's.
+    rescaled = "sigma_distribution" in edm
+    assert rescaled == ("sampler_kwargs" in entry["variant"].get("policy_kwargs", {}))
+    levels = "DIAMOND's / 5" if rescaled else "DIAMOND's"
+    curve = {point["updates"]: point for point in entry["curve"]}
+    ratios = " | ".join(f"{curve[updates]['open_loop_mse_ratio']:.2f}" for updates in (100, 200, 300, 400))
+    last = curve[400]
+    return (
+        f"| {edm.get('sigma_data', 0.5)} | {edm.get('sigma_offset_noise', 0.3)} | {levels} | {ratios} "
+        f"| {last['latent_mean_std']:.3f} | {last['latent_effective_rank']:.1f} |"
+    )
+
+
+def test_the_offset_noise_table_quotes_its_record():
+    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "offline_world_model_offset_noise.json").read_text())
+    readme = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    assert len(record["variants"]) == 3
+    for entry in record["variants"]:
+        assert _offset_noise_row(entry) in readme
+    # The rescaled variant divides each of DIAMOND's noise scales by the same factor.
+    rescaled = record["variants"][2]["variant"]["policy_kwargs"]
+    factor = 5
+    assert rescaled["edm_kwargs"]["sigma_offset_noise"] * factor == pytest.approx(0.3)
+    assert rescaled["edm_kwargs"]["sigma_distribution"]["loc"] == pytest.approx(-0.4 - math.log(factor), abs=1e-3)
+    assert rescaled["edm_kwargs"]["sigma_distribution"]["sigma_max"] * factor == pytest.approx(20.0)
+    assert rescaled["edm_kwargs"]["sigma_distribution"]["sigma_min"] * factor == pytest.approx(2e-3)
+    assert rescaled["sampler_kwargs"]["sigma_max"] * factor == pytest.approx(5.0)
+    assert rescaled["sampler_kwargs"]["sigma_min"] * factor == pytest.approx(2e-3)
+    assert rescaled["sampler_kwargs"]["initial_noise_std"] * factor == pytest.approx(1.0)
+    assert rescaled["edm_kwargs"]["sigma_data"] * factor == pytest.approx(0.5)
