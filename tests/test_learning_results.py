@@ -197,21 +197,24 @@ def test_readme_quotes_the_jedi_lunar_lander_records_at_50k():
     assert quoted in readme
 
 
-def test_readme_quotes_the_latest_lunar_lander_points_of_seeds_1_and_2():
-    # Seeds 1 and 2 of the defaults of 522b635: seed 1's record is the table's, seed 2's was replaced by a run of
-    # today's defaults and kept in experiments/earlier_defaults.
+def test_readme_quotes_the_jedi_lunar_lander_records_at_100k_and_their_commits():
     readme = _readme_words()
     task = json.loads(learning_results.RESULTS_JSON.read_text())["tasks"]["LunarLander-v3"]
     runs = {run["seed"]: run for run in task["runs"]}
-    kept = ROOT / "benchmarks" / "results" / "experiments" / "earlier_defaults" / "LunarLander-v3_MlpPolicy_seed2_522b635.json"
-    earlier_seed2 = json.loads(kept.read_text())
-    assert runs[1]["commit"].startswith("522b635") and earlier_seed2["commit"].startswith("522b635")
-    last = [runs[1]["curve"][-1], earlier_seed2["curve"][-1]]
-    assert last[0]["steps"] == last[1]["steps"]
-    assert f"at {last[0]['mean']:.1f} and {last[1]['mean']:.1f} at {last[0]['steps'] // 1000}k" in readme
-    today = runs[2]["curve"]
-    assert runs[2]["commit"].startswith("4dd9f95")
-    assert f"{today[4]['mean']:.1f} at 50k, {today[-1]['mean']:.1f} at 100k" in readme
+    at_100k = [runs[seed]["curve"][-1] for seed in (0, 1, 2)]
+    assert all(point["steps"] == 100_000 and not point.get("after_training") for point in at_100k)
+    means = [point["mean"] for point in at_100k]
+    quoted = f"and at 100k steps {means[0]:.1f}, {means[1]:.1f} and {means[2]:.1f} (mean {sum(means) / 3:.1f})"
+    assert quoted in readme
+    # Every seed meets the goal, as the README says; and it names each run's commit and minutes.
+    assert all(summary["goal_met"] for summary in task["summary"]) and len(task["summary"]) == 3
+    assert "each of the three meets it" in readme
+    assert runs[0]["commit"][:7] == runs[1]["commit"][:7]
+    assert (
+        f"Seeds 0 and 1 ran on commit {runs[0]['commit'][:7]} ({runs[0]['train_minutes']:.1f} and "
+        f"{runs[1]['train_minutes']:.1f} minutes" in readme
+    )
+    assert f"seed 2 on commit {runs[2]['commit'][:7]}" in readme and f"({runs[2]['train_minutes']:.1f} minutes" in readme
 
 
 def test_pixel_checkpoint_tables_in_readme_and_docs_are_rendered_from_the_results_json():
@@ -262,11 +265,13 @@ def test_checkpoint_table_reads_each_run_at_its_checkpoints():
     assert len(lines) == 7
 
 
-def test_lunar_lander_table_in_readme_is_rendered_from_the_results_json():
+def test_lunar_lander_tables_in_readme_and_docs_are_rendered_from_the_results_json():
     results = json.loads(learning_results.RESULTS_JSON.read_text())
     table = learning_results.render_lunar_lander_table(results)
-    text = learning_results.README.read_text()
-    assert learning_results.readme_block(text, learning_results.LUNAR_LANDER_BEGIN, learning_results.LUNAR_LANDER_END) == table
+    for path in (learning_results.README, learning_results.CAN_I_USE_DOC):
+        text = path.read_text()
+        block = learning_results.readme_block(text, learning_results.LUNAR_LANDER_BEGIN, learning_results.LUNAR_LANDER_END)
+        assert block == table, path
     # Both of JEDI's reward heads and DQN, at the two steps the goal names.
     assert "| Agent | Seed | 10k | 20k | 30k | 40k | 50k | 60k | 70k | 80k | 90k | 100k | Train minutes | Commit |" in table
     for agent in ("JEDI MlpPolicy", "JEDI MlpPolicy, sign rewards", "SB3 DQN, zoo settings"):
