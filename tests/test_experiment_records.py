@@ -69,6 +69,8 @@ PIXEL_RUNS = [
     "lr1e-3_stabilised_wm8",
     "lr1e-3_stabilised_50k",
     "lr1e-3_stabilised_wm8_50k",
+    "wm8_68ae469",
+    "wm8_sigma_data_0.1",
 ]
 
 
@@ -394,3 +396,46 @@ def test_the_offset_noise_table_quotes_its_record():
     assert rescaled["sampler_kwargs"]["sigma_min"] * factor == pytest.approx(2e-3)
     assert rescaled["sampler_kwargs"]["initial_noise_std"] * factor == pytest.approx(1.0)
     assert rescaled["edm_kwargs"]["sigma_data"] * factor == pytest.approx(0.5)
+
+
+def test_the_sigma_data_run_paragraph_quotes_the_progress_files():
+    readme = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    ratios = {}
+    for run in ("wm8_68ae469", "wm8_sigma_data_0.1"):
+        path = EXPERIMENTS.parent / "pixel_cartpole" / f"CartPole-v1_CnnPolicy_{run}_progress.csv"
+        with path.open() as file:
+            rows = [row for row in csv.DictReader(file) if row["time/total_timesteps"]]
+        rows = [row for row in rows if row["world_model/open_loop_mse_ratio"]]
+        windows = []
+        for window in range(5):
+            values = [
+                float(row["world_model/open_loop_mse_ratio"])
+                for row in rows
+                if (int(row["time/total_timesteps"]) - 1) // 10_000 == window
+            ]
+            windows.append(f"{sum(values) / len(values):.2f}")
+        ratios[run] = windows
+    treated, control = ratios["wm8_sigma_data_0.1"], ratios["wm8_68ae469"]
+    quoted = (
+        f"{', '.join(treated[:4])} and {treated[4]} with 0.1 against {', '.join(control[:4])} and {control[4]} in the control"
+    )
+    assert quoted in readme
+    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1.json").read_text())
+    assert record["hyperparameters"]["policy_kwargs"]["edm_kwargs"] == {"sigma_data": 0.1}
+    assert f"{record['train_minutes']:.1f} training minutes" in " ".join(readme.split())
+
+
+def test_the_cpu_preset_page_quotes_the_sigma_data_run():
+    doc = " ".join(_text("docs/cpu-preset.md").split())
+    means = _means_in("pixel_cartpole", "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1")
+    control = _means_in("pixel_cartpole", "CartPole-v1_CnnPolicy_wm8_68ae469")
+    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1.json").read_text())
+    after = next(point["mean"] for point in record["curve"] if point.get("after_training"))
+    best = max(means, key=means.get)
+    quoted = (
+        f"{means[50_000]:.1f} after 50k steps, {after:.1f} after the training-only epochs (best {means[best]:.1f} at "
+        f"{best // 1000}k), in {record['train_minutes']:.1f} minutes, ahead of a control with 0.5 on the same commit at "
+        f"every evaluation ({control[50_000]:.1f} at 50k)"
+    )
+    assert quoted in doc
+    assert all(means[steps] > control[steps] for steps in control)
