@@ -217,16 +217,34 @@ def test_readme_quotes_the_jedi_lunar_lander_records_at_100k_and_their_commits()
     assert f"seed 2 on commit {runs[2]['commit'][:7]}" in readme and f"({runs[2]['train_minutes']:.1f} minutes" in readme
 
 
-def test_pixel_checkpoint_tables_in_readme_and_docs_are_rendered_from_the_results_json():
-    results = json.loads(learning_results.RESULTS_JSON.read_text())
-    table = learning_results.render_checkpoint_table(results)
-    for path in (learning_results.README, learning_results.CPU_PRESET_DOC):
-        text = path.read_text()
-        block = learning_results.readme_block(text, learning_results.CHECKPOINT_BEGIN, learning_results.CHECKPOINT_END)
-        assert block == table, path
-    # JEDI and both baselines, every seed of each baseline, and the five columns the pixel task asks for.
-    assert "| Agent | Seed | 10k | 20k | 30k | 40k | 50k | Train minutes | Commit |" in table
-    for agent in ("JEDI CnnPolicy, `cpu` preset", "SB3 PPO, zoo settings, mean", "SB3 DQN, zoo settings, mean"):
+GENERATED_TABLES = {
+    # The pixel task: JEDI and both baselines, every seed of each baseline, and the five columns it asks for.
+    "pixel CartPole": (
+        learning_results.render_checkpoint_table,
+        (learning_results.README, learning_results.CPU_PRESET_DOC),
+        (learning_results.CHECKPOINT_BEGIN, learning_results.CHECKPOINT_END),
+        "| Agent | Seed | 10k | 20k | 30k | 40k | 50k | Train minutes | Commit |",
+        ("JEDI CnnPolicy, `cpu` preset", "SB3 PPO, zoo settings, mean", "SB3 DQN, zoo settings, mean"),
+    ),
+    # LunarLander: both of JEDI's reward heads and DQN, every 10k steps up to the two steps the goal names.
+    "LunarLander": (
+        learning_results.render_lunar_lander_table,
+        (learning_results.README, learning_results.CAN_I_USE_DOC),
+        (learning_results.LUNAR_LANDER_BEGIN, learning_results.LUNAR_LANDER_END),
+        "| Agent | Seed | 10k | 20k | 30k | 40k | 50k | 60k | 70k | 80k | 90k | 100k | Train minutes | Commit |",
+        ("JEDI MlpPolicy", "JEDI MlpPolicy, sign rewards", "SB3 DQN, zoo settings"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GENERATED_TABLES))
+def test_generated_tables_in_readme_and_docs_are_rendered_from_the_results_json(name):
+    render, paths, (begin, end), header, agents = GENERATED_TABLES[name]
+    table = render(json.loads(learning_results.RESULTS_JSON.read_text()))
+    for path in paths:
+        assert learning_results.readme_block(path.read_text(), begin, end) == table, path
+    assert header in table
+    for agent in agents:
         assert f"| {agent} |" in table
 
 
@@ -263,19 +281,6 @@ def test_checkpoint_table_reads_each_run_at_its_checkpoints():
     # The mean is taken only where every seed was evaluated.
     assert lines[6] == "| SB3 PPO, zoo settings, mean | 0, 1 | 1.5 | - | 5.0 | |"
     assert len(lines) == 7
-
-
-def test_lunar_lander_tables_in_readme_and_docs_are_rendered_from_the_results_json():
-    results = json.loads(learning_results.RESULTS_JSON.read_text())
-    table = learning_results.render_lunar_lander_table(results)
-    for path in (learning_results.README, learning_results.CAN_I_USE_DOC):
-        text = path.read_text()
-        block = learning_results.readme_block(text, learning_results.LUNAR_LANDER_BEGIN, learning_results.LUNAR_LANDER_END)
-        assert block == table, path
-    # Both of JEDI's reward heads and DQN, at the two steps the goal names.
-    assert "| Agent | Seed | 10k | 20k | 30k | 40k | 50k | 60k | 70k | 80k | 90k | 100k | Train minutes | Commit |" in table
-    for agent in ("JEDI MlpPolicy", "JEDI MlpPolicy, sign rewards", "SB3 DQN, zoo settings"):
-        assert f"| {agent} |" in table
 
 
 def test_checkpoint_table_adds_variants_after_the_task():
