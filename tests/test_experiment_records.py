@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -439,3 +440,25 @@ def test_the_cpu_preset_page_quotes_the_sigma_data_run():
     )
     assert quoted in doc
     assert all(means[steps] > control[steps] for steps in control)
+
+
+def test_every_earlier_defaults_record_is_listed_with_its_commit_and_figures():
+    # Each replaced learning record keeps a row naming its commit, its first quoted return and its minutes.
+    table = (EARLIER_DEFAULTS / "README.md").read_text()
+    records = sorted(EARLIER_DEFAULTS.glob("*.json"))
+    assert len(records) >= 12
+    for path in records:
+        record = json.loads(path.read_text())
+        rows = [line for line in table.splitlines() if line.startswith(f"| `{path.name}` |")]
+        assert len(rows) == 1, f"{path.name}: no row (or several) in earlier_defaults/README.md"
+        _, _, commit, replaced, _ = rows[0].split("|")
+        assert commit.strip() == record["commit"][:7]
+        quoted = re.match(r"\s*(-?[\d.]+) at (?:every evaluation up to )?(\d+)k", replaced)
+        assert quoted is not None, f"{path.name}: the row quotes no return"
+        means = {point["steps"]: point["mean"] for point in record["curve"] if not point.get("after_training")}
+        steps = int(quoted.group(2)) * 1000
+        if "every evaluation" in replaced:
+            assert all(mean == float(quoted.group(1)) for step, mean in means.items() if step <= steps)
+        else:
+            assert quoted.group(1) == f"{means[steps]:.1f}"
+        assert f"{record['train_minutes']:.1f} min" in replaced

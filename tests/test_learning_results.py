@@ -310,34 +310,84 @@ def test_missing_checkpoint_markers_are_reported():
         learning_results.readme_block("# docs\n", learning_results.CHECKPOINT_BEGIN, learning_results.CHECKPOINT_END)
 
 
-def test_readme_quotes_the_seed_0_rows_of_the_self_imitation_margin():
-    results = json.loads(learning_results.RESULTS_JSON.read_text())["tasks"]
+def _run_of(task: str, seed: int) -> dict:
+    runs = json.loads(learning_results.RESULTS_JSON.read_text())["tasks"][task]["runs"]
+    return next(run for run in runs if run["seed"] == seed)
+
+
+def _means(run: dict) -> dict[int, float]:
+    return {point["steps"]: point["mean"] for point in run["curve"]}
+
+
+def _k(steps: int) -> str:
+    return f"{steps / 1000:g}k"
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def test_readme_quotes_the_seed_0_rows_of_todays_defaults():
+    cartpole, acrobot = _run_of("CartPole-v1", 0), _run_of("Acrobot-v1", 0)
+    assert cartpole["hyperparameters"] == acrobot["hyperparameters"] == "defaults"
+    assert cartpole["commit"][:7] == acrobot["commit"][:7]
+    words = _readme_words()
+    assert f"Seed 0 of both ran on commit {cartpole['commit'][:7]}" in words
+    means = _means(cartpole)
+    first = min(steps for steps, mean in means.items() if mean >= 475.0)
+    below = [(steps, mean) for steps, mean in sorted(means.items()) if steps > first and mean < 475.0]
+    count = {1: "one", 2: "two", 3: "three", 4: "four"}[len(below)]
+    quoted = (
+        f"CartPole scores {cartpole['final_mean']:.1f} at 30k steps, at the goal from {_k(first)} on but for {count} "
+        f"evaluations ({_listed([f'{mean:.1f}' for _, mean in below])} at {_listed([_k(steps) for steps, _ in below])}), "
+        f"in {cartpole['train_minutes']:.1f} minutes"
+    )
+    assert quoted in words
+    means = _means(acrobot)
+    first = min(steps for steps, mean in means.items() if mean >= -100.0)
+    after = {steps: mean for steps, mean in means.items() if steps >= first}
+    assert min(after.values()) >= -100.0  # "above the goal from ... on"
+    lowest = min(after, key=after.get)
+    quoted = (
+        f"Acrobot {acrobot['final_mean']:.1f} at 30k steps, above the goal from {_k(first)} on (lowest "
+        f"{after[lowest]:.1f} at {_k(lowest)}), in {acrobot['train_minutes']:.1f} minutes"
+    )
+    assert quoted in words
+
+
+def test_readme_quotes_the_seeds_1_and_2_of_cartpole_and_acrobot():
+    words = _readme_words()
+    seed1, seed2 = _run_of("CartPole-v1", 1), _run_of("CartPole-v1", 2)
+    assert seed1["commit"][:7] == seed2["commit"][:7]
+    assert f"CartPole's seeds 1 and 2 ran on commit {seed1['commit'][:7]}" in words
+    means = _means(seed1)
+    quoted = (
+        f"seed 1 scores {means[10_000]:.1f} at 10k and 12.5k steps, {means[15_000]:.1f}, {means[17_500]:.1f} and "
+        f"{means[20_000]:.1f} at 15k to 20k, then 500.0 from 22.5k on ({seed1['train_minutes']:.1f} minutes)"
+    )
+    assert quoted in words
+    assert means[12_500] == means[10_000] and all(mean == 500.0 for steps, mean in means.items() if steps >= 22_500)
+    assert all(mean == 500.0 for steps, mean in _means(seed2).items() if steps >= 10_000)
+    assert f"seed 2 scores 500.0 at every evaluation from 10k steps on ({seed2['train_minutes']:.1f} minutes)" in words
+    for seed in (1, 2):
+        run = _run_of("Acrobot-v1", seed)
+        means = _means(run)
+        first = min(steps for steps, mean in means.items() if mean >= -100.0)
+        below = [(steps, mean) for steps, mean in sorted(means.items()) if steps > first and mean < -100.0]
+        exception = "".join(f" but for one evaluation of {mean:.1f} at {_k(steps)}" for steps, mean in below)
+        assert len(below) <= 1
+        quoted = (
+            f"on commit {run['commit'][:7]} ({run['final_mean']:.1f} at 30k steps, above the goal from {_k(first)} on"
+            f"{exception}, in {run['train_minutes']:.1f} minutes)"
+        )
+        assert quoted in words
+
+
+def test_readme_quotes_the_seed_0_records_it_replaced():
+    earlier = ROOT / "benchmarks" / "results" / "experiments" / "earlier_defaults"
     cartpole, acrobot = (
-        next(run for run in results[task]["runs"] if run["seed"] == 0) for task in ("CartPole-v1", "Acrobot-v1")
+        json.loads((earlier / f"{task}_MlpPolicy_seed0_f3d8c85.json").read_text()) for task in ("CartPole-v1", "Acrobot-v1")
     )
     assert cartpole["hyperparameters"]["self_imitation_margin"] == acrobot["hyperparameters"]["self_imitation_margin"]
-    cartpole_low = min((point["mean"], point["steps"]) for point in cartpole["curve"] if point["steps"] >= 10_000)
-    acrobot_after = [point for point in acrobot["curve"] if point["steps"] >= 15_000]
-    assert all(point["mean"] >= -100.0 for point in acrobot_after)
-    acrobot_low = [point["steps"] for point in acrobot["curve"] if point["mean"] == -500.0 and point["steps"] > 10_000]
-    quoted = (
-        f"(CartPole {cartpole['final_mean']:.1f} at 30k steps, at the goal from 10k on but for one evaluation of "
-        f"{cartpole_low[0]:.1f} at {cartpole_low[1] // 1000}k; Acrobot {acrobot['final_mean']:.1f}, at -500 once more at "
-        f"{acrobot_low[0] / 1000:g}k, above the goal from 15k on)"
-    )
+    quoted = f"(f3d8c85: CartPole {cartpole['final_mean']:.1f}, Acrobot {acrobot['final_mean']:.1f} at 30k steps)"
     assert quoted in _readme_words()
-    # "at the goal from 10k on but for one evaluation": only one point from 10k on is below the goal.
-    assert sum(point["mean"] < 475.0 for point in cartpole["curve"] if point["steps"] >= 10_000) == 1
-
-
-def test_readme_quotes_acrobot_seed_1_with_todays_defaults():
-    runs = json.loads(learning_results.RESULTS_JSON.read_text())["tasks"]["Acrobot-v1"]["summary"]
-    seed1 = next(run for run in runs if run["seed"] == 1)
-    assert seed1["hyperparameters"] == "defaults" and seed1["commit"].startswith("f0f1702")
-    first = seed1["first_step_at_goal"]
-    quoted = (
-        f"seed 1 ran with them on commit f0f1702 ({seed1['final_mean']:.1f} at 30k steps, above the goal from "
-        f"{first / 1000:g}k on, in {seed1['train_minutes']:.1f} minutes)"
-    )
-    assert quoted in _readme_words()
-    assert seed1["lowest_after_goal"] >= -100.0  # "above the goal from ... on"
