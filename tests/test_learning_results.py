@@ -39,7 +39,13 @@ def test_every_record_names_its_commit_seed_steps_and_minutes():
         assert record["steps"] == record["curve"][-1]["steps"] or record["complete"] is False, path
         assert record["final_mean"] == record["curve"][-1]["mean"], path
         assert record["train_minutes"] == record["curve"][-1]["train_minutes"] > 0, path
-        assert path.name == f"{record['env']}_{record['policy']}_seed{record['seed']}.json"
+        # Named after its task (a variant's name says the variant, and the record ran with the variant's options).
+        tasks = [task for task in learning_results.TASKS.values() if task.record_path(record["seed"]) == path]
+        assert len(tasks) == 1, f"{path.name} is no task's record name"
+        task = tasks[0]
+        assert (record["env"], record["policy"]) == (task.env_id, task.policy)
+        if task.variant:
+            assert record["hyperparameters"] == task.kwargs, path
 
 
 def test_baseline_figures_in_the_json_are_the_records():
@@ -215,6 +221,28 @@ def test_readme_quotes_the_jedi_lunar_lander_records_at_100k_and_their_commits()
         f"{runs[1]['train_minutes']:.1f} minutes" in readme
     )
     assert f"seed 2 on commit {runs[2]['commit'][:7]}" in readme and f"({runs[2]['train_minutes']:.1f} minutes" in readme
+
+
+def test_readme_and_docs_quote_the_sign_head_run_of_lunar_lander():
+    tasks = json.loads(learning_results.RESULTS_JSON.read_text())["tasks"]
+    sign = next(run for run in tasks["LunarLander-v3, sign rewards"]["runs"] if run["seed"] == 0)
+    default = next(run for run in tasks["LunarLander-v3"]["runs"] if run["seed"] == 0)
+    assert sign["hyperparameters"] == {"policy_kwargs": {"reward_end_kwargs": {"reward_head": "sign"}}}
+    means, default_means = _means(sign), _means(default)
+    best = max(means, key=means.get)
+    quoted = (
+        f"commit {sign['commit'][:7]}, {sign['train_minutes']:.1f} minutes, beside other runs), seed 0 scored "
+        f"{means[50_000]:.1f} at 50k steps and {means[100_000]:.1f} at 100k, best {means[best]:.1f} at {_k(best)}, "
+        f"against {default_means[50_000]:.1f} and {default_means[100_000]:.1f} with the default head"
+    )
+    assert quoted in _readme_words()
+    docs = " ".join((ROOT / "docs" / "can-i-use.md").read_text().split())
+    assert (
+        f"(seed 0 so far: {means[50_000]:.1f} at 50k steps and {means[100_000]:.1f} at 100k, where the default head "
+        f"scored {default_means[50_000]:.1f} and {default_means[100_000]:.1f})"
+    ) in docs
+    assert "Seeds 1 and 2 of the sign head are still to run" in _readme_words()
+    assert sorted(run["seed"] for run in tasks["LunarLander-v3, sign rewards"]["runs"]) == [0]
 
 
 GENERATED_TABLES = {
