@@ -72,6 +72,7 @@ PIXEL_RUNS = [
     "lr1e-3_stabilised_wm8_50k",
     "wm8_68ae469",
     "wm8_sigma_data_0.1",
+    "wm8_sigma_data_0.1_seed1",
 ]
 
 
@@ -462,3 +463,17 @@ def test_every_earlier_defaults_record_is_listed_with_its_commit_and_figures():
         else:
             assert quoted.group(1) == f"{means[steps]:.1f}"
         assert f"{record['train_minutes']:.1f} min" in replaced
+
+
+def test_the_second_seed_of_the_sigma_data_setting_is_quoted_from_its_record():
+    record = json.loads(
+        (EXPERIMENTS.parent / "pixel_cartpole" / "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1_seed1.json").read_text()
+    )
+    seed0 = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1.json").read_text())
+    assert record["seed"] == 1 and record["hyperparameters"] == seed0["hyperparameters"]
+    means = _means_in("pixel_cartpole", "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1_seed1")
+    best = max(means.values())
+    at_best = " and ".join(f"{steps // 1000}k" for steps in sorted(means) if means[steps] == best)
+    quoted = f"{best:.1f} at best ({at_best}), {means[50_000]:.1f} at 50k"
+    text = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    assert quoted in text and f"{record['train_minutes']:.1f} training minutes" in text
