@@ -224,9 +224,7 @@ def test_readme_quotes_the_jedi_lunar_lander_records_at_100k_and_their_commits()
 
 
 def test_readme_and_docs_quote_the_sign_head_run_of_lunar_lander():
-    tasks = json.loads(learning_results.RESULTS_JSON.read_text())["tasks"]
-    sign = next(run for run in tasks["LunarLander-v3, sign rewards"]["runs"] if run["seed"] == 0)
-    default = next(run for run in tasks["LunarLander-v3"]["runs"] if run["seed"] == 0)
+    sign, default = _run_of("LunarLander-v3, sign rewards", 0), _run_of("LunarLander-v3", 0)
     assert sign["hyperparameters"] == {"policy_kwargs": {"reward_end_kwargs": {"reward_head": "sign"}}}
     means, default_means = _means(sign), _means(default)
     best = max(means, key=means.get)
@@ -235,14 +233,16 @@ def test_readme_and_docs_quote_the_sign_head_run_of_lunar_lander():
         f"{means[50_000]:.1f} at 50k steps and {means[100_000]:.1f} at 100k, best {means[best]:.1f} at {_k(best)}, "
         f"against {default_means[50_000]:.1f} and {default_means[100_000]:.1f} with the default head"
     )
-    assert quoted in _readme_words()
+    readme = _readme_words()
+    assert quoted in readme
     docs = " ".join((ROOT / "docs" / "can-i-use.md").read_text().split())
     assert (
         f"(seed 0 so far: {means[50_000]:.1f} at 50k steps and {means[100_000]:.1f} at 100k, where the default head "
         f"scored {default_means[50_000]:.1f} and {default_means[100_000]:.1f})"
     ) in docs
-    assert "Seeds 1 and 2 of the sign head are still to run" in _readme_words()
-    assert sorted(run["seed"] for run in tasks["LunarLander-v3, sign rewards"]["runs"]) == [0]
+    assert "Seeds 1 and 2 of the sign head are still to run" in readme
+    runs = json.loads(learning_results.RESULTS_JSON.read_text())["tasks"]["LunarLander-v3, sign rewards"]["runs"]
+    assert sorted(run["seed"] for run in runs) == [0]
 
 
 GENERATED_TABLES = {
