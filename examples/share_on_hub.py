@@ -27,7 +27,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     repo = parser.add_mutually_exclusive_group(required=True)
     repo.add_argument("--orga", help="Hub user or organisation: the repo is ORGA/<algo>-<env>, as rl-zoo3 names it")
     repo.add_argument("--repo-id", help="Hub model repo of your choice, e.g. you/my-pong-agent")
-    parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes for the model card")
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        help="evaluation episodes for the model card (default: 100 on Atari games, DIAMOND's final evaluation; 10 elsewhere)",
+    )
     parser.add_argument("--video-length", type=int, default=1000, help="steps of the replay video (0: none)")
     parser.add_argument("--token", default=None, help="Hub token (default: the logged-in one)")
     return parser.parse_args(argv)

@@ -438,6 +438,7 @@ def _continue_evaluations(callback: Any, path: Path, num_timesteps: int, n_envs:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from sb3_jedi.checkpoints import CheckpointCallback, latest_checkpoint, load_checkpoint
+    from sb3_jedi.precision import enable_tf32_matmul, tf32_matmul_enabled
     from sb3_jedi.presets import PRESET_POLICIES, with_preset
     from sb3_jedi.registry import get_algorithm
 
@@ -501,6 +502,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             )  # fmt: skip
         except TypeError as error:
             raise CommandError(f"Bad hyper-parameter for {algorithm.__name__}: {error}") from error
+    if not args.no_tf32:
+        # DIAMOND's trainer multiplies in TF32 on CUDA (src/trainer.py); no effect on other devices.
+        enable_tf32_matmul(model.device)
     out.mkdir(parents=True, exist_ok=True)
     run_info = {
         "env_id": args.env, "algo": algorithm.__name__, "policy": policy if isinstance(policy, str) else repr(policy),
@@ -508,7 +512,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "hyperparams": jsonable(hyperparams), "resolved_hyperparams": jsonable(model.hyperparameters()),
         "env_kwargs": jsonable(env_options.env_kwargs),
         "env_wrapper": jsonable(env_options.env_wrapper), "frame_stack": env_options.frame_stack,
-        "versions": library_versions(),
+        "tf32_matmul": tf32_matmul_enabled(model.device), "versions": library_versions(),
     }  # fmt: skip
     (out / "run.json").write_text(json.dumps(run_info, indent=2))
 
@@ -578,17 +582,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from stable_baselines3.common.evaluation import evaluate_policy
 
     from sb3_jedi.envs import atari_game_or_none
+    from sb3_jedi.hub import default_eval_episodes
 
     env_id = _env_of_model(Path(args.model), args.env)
     game = atari_game_or_none(env_id)
     # Atari games follow DIAMOND's final evaluation (actions sampled from the policy); other envs act greedily.
     deterministic = args.greedy or (game is None and not args.stochastic)
+    episodes = default_eval_episodes(game) if args.episodes is None else args.episodes
+    if episodes < 1:
+        raise CommandError(f"--episodes must be at least 1, got {episodes}.")
     result: dict[str, Any] = {"env_id": env_id, "deterministic": deterministic}
     if game is not None:
         from sb3_jedi.evaluation import evaluate_atari100k
 
         model = _load(args.model, None, args.device)
-        evaluation = evaluate_atari100k(model, game, n_episodes=args.episodes, seed=args.seed, deterministic=deterministic)
+        evaluation = evaluate_atari100k(model, game, n_episodes=episodes, seed=args.seed, deterministic=deterministic)
         returns, lengths = np.asarray(evaluation.episode_scores, dtype=float), evaluation.episode_lengths
         result["human_normalized_score"] = evaluation.hns
     else:
@@ -597,9 +605,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         # Per-episode lists with return_episode_rewards=True (SB3 types both of its return forms as one).
         episode_returns, lengths = cast(
             tuple[list[float], list[int]],
-            evaluate_policy(
-                model, env, n_eval_episodes=args.episodes, deterministic=deterministic, return_episode_rewards=True
-            ),
+            evaluate_policy(model, env, n_eval_episodes=episodes, deterministic=deterministic, return_episode_rewards=True),
         )
         returns = np.asarray(episode_returns, dtype=float)
     result.update(
@@ -761,7 +767,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         ray_address=args.ray, device=args.device, algo=args.algo, hyperparams=hyperparams,
         eval_episodes=args.eval_episodes, eval_deterministic=args.eval_deterministic,
         eval_max_episode_frames=args.eval_max_episode_frames or None, checkpoint_freq=args.checkpoint_freq,
-        threads_per_run=args.threads_per_run, gpus_per_run=args.gpus_per_run,
+        threads_per_run=args.threads_per_run, gpus_per_run=args.gpus_per_run, tf32=not args.no_tf32,
     )  # fmt: skip
     print(f"{len(results)} runs finished in {args.out}; summarise them with `{PROGRAM} report {args.out}`.")
     return 0
@@ -789,6 +795,10 @@ _PIXELS_HELP = (
     "envs for CnnPolicy (sb3_jedi.envs.make_pixel_env)"
 )
 _PIXELS_OF_MODEL_HELP = "the model learnt from rendered frames of this size (default: as run.json records)"
+_NO_TF32_HELP = (
+    "on CUDA, multiply in float32; by default matrix products use TF32, as DIAMOND's trainer sets (sb3_jedi.precision)"
+)
+_EPISODES_HELP = "{what} (default: 100 on Atari games, DIAMOND's final evaluation; 10 elsewhere)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -835,6 +845,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--n-envs", type=int, default=None, help="parallel envs (default 1)")
     train.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    train.add_argument("--no-tf32", action="store_true", help=_NO_TF32_HELP)
     train.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's); 1 on a CPU shared with other work"
     )
@@ -893,7 +904,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", help="model zip")
     evaluate.add_argument("--pixels", **_PIXELS_OPTION, help=_PIXELS_OF_MODEL_HELP)
     evaluate.add_argument("--env", default=None, help="env id (default: from run.json beside the model)")
-    evaluate.add_argument("--episodes", type=int, default=10)
+    evaluate.add_argument("--episodes", type=int, default=None, help=_EPISODES_HELP.format(what="evaluation episodes"))
     mode = evaluate.add_mutually_exclusive_group()
     mode.add_argument("--greedy", action="store_true", help="most likely actions (default for non-Atari envs)")
     mode.add_argument(
@@ -961,7 +972,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     push.add_argument("--pixels", **_PIXELS_OPTION, help=_PIXELS_OF_MODEL_HELP)
     push.add_argument("--env", default=None, help="env id (default: from run.json beside the model)")
-    push.add_argument("--episodes", type=int, default=10, help="evaluation episodes for the model card")
+    push.add_argument(
+        "--episodes", type=int, default=None, help=_EPISODES_HELP.format(what="evaluation episodes for the model card")
+    )
     push.add_argument("--video-length", type=int, default=1000, help="steps of the replay video")
     push.add_argument("--token", default=None, help="Hub token (default: the logged-in one)")
     push.add_argument(
@@ -1031,6 +1044,7 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--checkpoint-freq", type=int, default=10_000)
     benchmark.add_argument("--threads-per-run", type=int, default=None, help="torch threads (and Ray CPUs) per run")
     benchmark.add_argument("--gpus-per-run", type=float, default=None, help="GPU fraction each Ray task asks for")
+    benchmark.add_argument("--no-tf32", action="store_true", help=_NO_TF32_HELP)
 
     report = command(
         "report",

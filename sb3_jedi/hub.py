@@ -71,6 +71,7 @@ __all__ = [
     "TRUST_REMOTE_CODE_ENV",
     "canonical_env_id",
     "default_deterministic",
+    "default_eval_episodes",
     "default_repo_id",
     "env_name",
     "load_from_hub",
@@ -124,7 +125,7 @@ def push_to_hub(
     repo_id: str,
     env_id: str,
     eval_env: gym.Env | VecEnv | None = None,
-    n_eval_episodes: int = 10,
+    n_eval_episodes: int | None = None,
     video_length: int = 1000,
     token: str | None = None,
     private: bool = False,
@@ -148,7 +149,8 @@ def push_to_hub(
         ``render_mode="rgb_array"`` and a ``Monitor`` otherwise). With ``None``, Atari games are scored by
         :func:`sb3_jedi.evaluation.evaluate_atari100k` (its env and seed), as ``sb3-jedi evaluate`` scores them; a
         given ``eval_env`` is scored with SB3's ``evaluate_policy``
-    :param n_eval_episodes: evaluation episodes
+    :param n_eval_episodes: evaluation episodes; ``None``: as ``sb3-jedi evaluate``, :func:`default_eval_episodes`
+        (100 on Atari games, DIAMOND's final evaluation; 10 elsewhere, huggingface-sb3's default)
     :param video_length: steps in the replay video; 0 uploads no video
     :param token: Hub token with write access; ``None`` uses the saved login (``hf auth login``) or ``HF_TOKEN``
     :param private: create the repo private (ignored if it already exists)
@@ -174,8 +176,10 @@ def push_to_hub(
     _check_repo_id(repo_id)
     if not isinstance(env_id, str) or not env_id.strip():
         raise ValueError(f"env_id must name the env the model plays, e.g. 'CartPole-v1' or 'Pong', got {env_id!r}.")
-    if isinstance(n_eval_episodes, bool) or not isinstance(n_eval_episodes, int) or n_eval_episodes < 1:
-        raise ValueError(f"n_eval_episodes must be an integer >= 1, got {n_eval_episodes!r}.")
+    if n_eval_episodes is not None and (
+        isinstance(n_eval_episodes, bool) or not isinstance(n_eval_episodes, int) or n_eval_episodes < 1
+    ):
+        raise ValueError(f"n_eval_episodes must be an integer >= 1 (or None for the default), got {n_eval_episodes!r}.")
     if isinstance(video_length, bool) or not isinstance(video_length, int) or video_length < 0:
         raise ValueError(f"video_length must be an integer >= 0 (0: no video), got {video_length!r}.")
     if not isinstance(commit_message, str) or not commit_message.strip():
@@ -192,6 +196,7 @@ def push_to_hub(
     zip_name = model_zip_name(model, env_id)
     game = atari_game_or_none(env_id)
     deterministic = default_deterministic(game) if deterministic is None else bool(deterministic)
+    n_eval_episodes = default_eval_episodes(game) if n_eval_episodes is None else n_eval_episodes
     owns_env = eval_env is None
     # Atari games under the Atari100k evaluation protocol (whole games), other ids rendering rgb_array frames.
     env = make_env(env_id, training=False, render_mode="rgb_array") if eval_env is None else _as_vec_env(eval_env)
@@ -264,6 +269,27 @@ def default_deterministic(game: str | None) -> bool:
     from sb3_jedi.evaluation import evaluate_atari100k
 
     return bool(inspect.signature(evaluate_atari100k).parameters["deterministic"].default)
+
+
+# huggingface-sb3's package_to_hub and SB3's evaluate_policy evaluate 10 episodes by default.
+SB3_EVAL_EPISODES = 10
+
+
+def default_eval_episodes(game: str | None) -> int:
+    """
+    The number of evaluation episodes of ``sb3-jedi evaluate`` and ``sb3-jedi push`` when ``--episodes`` is not given,
+    which :func:`push_to_hub` uses by default: on Atari games the default of
+    :func:`sb3_jedi.evaluation.evaluate_atari100k` (100, DIAMOND's final evaluation: ``num_final_episodes``), elsewhere
+    10, as huggingface-sb3's ``package_to_hub`` and SB3's ``evaluate_policy``.
+
+    :param game: the ALE game name, or ``None`` for a non-Atari env (see :func:`sb3_jedi.envs.atari_game_or_none`)
+    :return: the number of evaluation episodes
+    """
+    if game is None:
+        return SB3_EVAL_EPISODES
+    from sb3_jedi.evaluation import evaluate_atari100k
+
+    return int(inspect.signature(evaluate_atari100k).parameters["n_episodes"].default)
 
 
 def model_zip_name(model: Any, env_id: str) -> str:

@@ -310,6 +310,7 @@ def test_benchmark_and_report_commands(tmp_path, capsys):
     assert "1 runs finished" in capsys.readouterr().out
     result = json.loads(next(out.rglob("seed_0.json")).read_text())
     assert result["game"] == "Pong" and result["steps"] == 200
+    assert result["tf32_matmul"] is None  # recorded for CUDA runs only: a CPU has no TF32
 
     assert main(["report", str(out), "--compare", "DIAMOND"]) == 0
     written = capsys.readouterr().out

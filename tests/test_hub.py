@@ -34,6 +34,7 @@ from sb3_jedi.hub import (
     HF_SB3_TRUST_REMOTE_CODE_ENV,
     TRUST_REMOTE_CODE_ENV,
     canonical_env_id,
+    default_eval_episodes,
     default_repo_id,
     env_name,
     load_from_hub,
@@ -813,6 +814,62 @@ def test_atari_push_with_the_other_action_selection(hub, atari_model, protocol_c
     assert results["action_selection"] == ("greedy" if other else "sampled")
     assert f"| 1 ({ACTIONS[other]}) |" in files["README.md"].decode()
 
+
+
+class _EpisodesSeen(Exception):
+    """Stops an evaluation once its number of episodes is known."""
+
+
+def test_atari_evaluations_default_to_diamonds_100_final_episodes(hub, atari_model, tmp_path, monkeypatch):
+    """
+    DIAMOND's final evaluation is 100 episodes (config/trainer.yaml: collection.test.num_final_episodes): `sb3-jedi
+    evaluate`, `sb3-jedi push` and push_to_hub use it on Atari games when no number is given.
+    """
+    from sb3_jedi.cli import main
+    from sb3_jedi.evaluation.protocol import DIAMOND_FINAL_EPISODES
+
+    assert DIAMOND_FINAL_EPISODES == 100
+    assert default_eval_episodes("Pong") == inspect.signature(evaluate_atari100k).parameters["n_episodes"].default == 100
+    seen: list[int] = []
+    real = sb3_jedi.evaluation.evaluate_atari100k
+    signature = inspect.signature(real)
+
+    @functools.wraps(real)  # the callers read the protocol's defaults from its signature
+    def stop(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        seen.append(bound.arguments["n_episodes"])
+        raise _EpisodesSeen
+
+    monkeypatch.setattr(sb3_jedi.evaluation, "evaluate_atari100k", stop)
+    model_path = tmp_path / "model.zip"
+    atari_model.save(model_path)
+    commands = [
+        ["evaluate", str(model_path), "--env", "Pong", "--device", "cpu"],
+        ["push", str(model_path), "--env", "Pong", "--repo-id", "tester/jedi-pong-cli", "--device", "cpu"],
+    ]
+    for command in commands:
+        with pytest.raises(_EpisodesSeen):
+            main(command)
+    with pytest.raises(_EpisodesSeen):
+        push_to_hub(atari_model, "tester/jedi-pong-100", "Pong", video_length=0, token=TOKEN)
+    with pytest.raises(_EpisodesSeen):
+        main(["evaluate", str(model_path), "--env", "Pong", "--episodes", "3", "--device", "cpu"])
+    assert seen == [100, 100, 100, 3]
+
+
+def test_other_envs_default_to_10_evaluation_episodes(model, tmp_path, capsys):
+    """SB3's evaluate_policy and huggingface-sb3's package_to_hub evaluate 10 episodes: so do we outside Atari."""
+    from sb3_jedi.cli import main
+
+    assert default_eval_episodes(None) == 10
+    model_path = tmp_path / "model.zip"
+    model.save(model_path)
+    result_file = tmp_path / "result.json"
+    assert main(["evaluate", str(model_path), "--env", "CartPole-v1", "--json", str(result_file)]) == 0
+    assert json.loads(result_file.read_text())["episodes"] == 10
+    assert main(["evaluate", str(model_path), "--env", "CartPole-v1", "--episodes", "0"]) == 2
+    assert "--episodes must be at least 1" in capsys.readouterr().err
 
 # Repo names -----------------------------------------------------------------------------------------------------------
 

@@ -76,6 +76,7 @@ class RunSpec:
     keep_checkpoints: bool = False
     save_model: bool = True
     torch_threads: int | None = None
+    tf32: bool = True
     verbose: int = 0
 
     @property
@@ -192,6 +193,7 @@ def _run_one(spec: RunSpec) -> dict[str, Any]:
     from sb3_jedi.checkpoints import CheckpointCallback, latest_checkpoint, load_checkpoint
     from sb3_jedi.envs import make_atari100k_env
     from sb3_jedi.evaluation.protocol import evaluate_atari100k
+    from sb3_jedi.precision import enable_tf32_matmul, tf32_matmul_enabled
 
     if spec.result_path.is_file():
         return json.loads(spec.result_path.read_text())
@@ -222,6 +224,9 @@ def _run_one(spec: RunSpec) -> dict[str, Any]:
     else:
         cls = _algorithm_class(spec.algo)
         model = cls(spec.policy, env, seed=spec.seed, device=spec.device, verbose=spec.verbose, **spec.hyperparams)
+    if spec.tf32:
+        # DIAMOND's trainer multiplies in TF32 on CUDA (src/trainer.py); no effect on other devices.
+        enable_tf32_matmul(model.device)
 
     remaining = spec.steps - model.num_timesteps
     train_start = time.perf_counter()
@@ -262,6 +267,7 @@ def _run_one(spec: RunSpec) -> dict[str, Any]:
         "eval_time_s": evaluation.wall_time_s,
         "wall_time_s": time.perf_counter() - start,
         "device": device,
+        "tf32_matmul": tf32_matmul_enabled(model.device),
         "torch_threads": th.get_num_threads(),
         "versions": library_versions(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -426,6 +432,7 @@ def run_atari100k(
     save_model: bool = True,
     threads_per_run: int | None = None,
     gpus_per_run: float | None = None,
+    tf32: bool = True,
     verbose: int = 1,
 ) -> list[dict[str, Any]]:
     """
@@ -464,6 +471,8 @@ def run_atari100k(
         in a process pool, 1 on Ray, torch's own default when ``workers=1``
     :param gpus_per_run: fraction of a GPU each Ray task asks for (e.g. 0.25 runs four per GPU); None: 1 when
         ``device`` is not ``"cpu"`` and the cluster has GPUs, else 0. Process pools share the visible GPUs
+    :param tf32: on CUDA, let matrix products use TF32 as DIAMOND's trainer does
+        (:func:`sb3_jedi.precision.enable_tf32_matmul`); False keeps float32. Recorded as ``"tf32_matmul"``
     :param verbose: 1 prints a line per finished run; the algorithm itself always runs with ``verbose=0``
     :return: the results of all requested runs (finished earlier or now), sorted by game and seed
     :raises RuntimeError: after every run was tried, if some failed (their tracebacks are in the message; finished
@@ -503,6 +512,7 @@ def run_atari100k(
         keep_checkpoints=bool(keep_checkpoints),
         save_model=bool(save_model),
         torch_threads=threads_per_run,
+        tf32=bool(tf32),
     )
     # Refuse to mix experiments before anything runs: a finished or started run must have the same configuration.
     pending = []
