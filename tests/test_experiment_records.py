@@ -73,6 +73,7 @@ PIXEL_RUNS = [
     "wm8_68ae469",
     "wm8_sigma_data_0.1",
     "wm8_sigma_data_0.1_seed1",
+    "wm8_sigma_data_0.1_seed2",
 ]
 
 
@@ -441,6 +442,12 @@ def test_the_cpu_preset_page_quotes_the_sigma_data_run():
     )
     assert quoted in doc
     assert all(means[steps] > control[steps] for steps in control)
+    # Seeds 1 and 2 of the setting, which do not repeat seed 0's climb.
+    others = [_means_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_wm8_sigma_data_0.1_seed{seed}") for seed in (1, 2)]
+    assert (
+        f"seeds 1 and 2 of the same setting scored {others[0][50_000]:.1f} and {others[1][50_000]:.1f} at 50k steps "
+        f"(best {max(others[0].values()):.1f} and {max(others[1].values()):.1f})"
+    ) in doc
 
 
 def test_every_earlier_defaults_record_is_listed_with_its_commit_and_figures():
@@ -477,3 +484,45 @@ def test_the_second_seed_of_the_sigma_data_setting_is_quoted_from_its_record():
     quoted = f"{best:.1f} at best ({at_best}), {means[50_000]:.1f} at 50k"
     text = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
     assert quoted in text and f"{record['train_minutes']:.1f} training minutes" in text
+
+
+def _ten_k_means(run: str, key: str) -> list[float]:
+    """One logged diagnostic of a pixel CartPole run averaged over each 10k env steps (the training-only epochs left out)."""
+    path = EXPERIMENTS.parent / "pixel_cartpole" / f"CartPole-v1_CnnPolicy_{run}_progress.csv"
+    windows: dict[int, list[float]] = {}
+    with path.open() as file:
+        for row in csv.DictReader(file):
+            if row["time/total_timesteps"] and row[key]:
+                windows.setdefault((int(row["time/total_timesteps"]) - 1) // 10_000, []).append(float(row[key]))
+    return [sum(values) / len(values) for _, values in sorted(windows.items())]
+
+
+def _listed(values: list[float], digits: int = 2) -> str:
+    return ", ".join(f"{value:.{digits}f}" for value in values[:-1]) + f" and {values[-1]:.{digits}f}"
+
+
+def test_the_third_seed_of_the_sigma_data_setting_is_quoted_from_its_record_and_log():
+    folder, name = "pixel_cartpole", "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1"
+    record = json.loads((EXPERIMENTS.parent / folder / f"{name}_seed2.json").read_text())
+    seed0 = json.loads((EXPERIMENTS.parent / folder / f"{name}.json").read_text())
+    assert record["seed"] == 2 and record["hyperparameters"] == seed0["hyperparameters"] and record["complete"]
+    means = _means_in(folder, f"{name}_seed2")
+    best = max(means.values())
+    at_best = " and ".join(f"{steps // 1000}k" for steps in sorted(means) if means[steps] == best)
+    after = next(point["mean"] for point in record["curve"] if point.get("after_training"))
+    text = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    assert f"{best:.1f} at best ({at_best}), {after:.1f} after the training-only epochs" in text
+    commit, minutes = record["commit"][:7], record["train_minutes"]
+    assert f"Seed 2 (commit {commit}, the same training code; {minutes:.1f} training minutes" in text
+    # The three seeds at 50k steps, against DIAMOND's sigma_data on seed 0.
+    at_50k = [_means_in(folder, f"{name}{suffix}")[50_000] for suffix in ("", "_seed1", "_seed2")]
+    control = _means_in(folder, "CartPole-v1_CnnPolicy_wm8_68ae469")[50_000]
+    assert f"{_listed(at_50k, 1)} at 50k steps (mean {sum(at_50k) / 3:.1f}), against {control:.1f} for DIAMOND's 0.5" in text
+    # The open-loop ratios per 10k steps of seeds 1 and 2, and the range of seed 0's and the control's.
+    ratio = "world_model/open_loop_mse_ratio"
+    seed1, seed2 = _ten_k_means("wm8_sigma_data_0.1_seed1", ratio), _ten_k_means("wm8_sigma_data_0.1_seed2", ratio)
+    assert f"was {_listed(seed1)} on seed 1 and {_listed(seed2)} on seed 2" in text
+    first0, last0 = _ten_k_means("wm8_sigma_data_0.1", ratio)[::4]
+    first_control, last_control = _ten_k_means("wm8_68ae469", ratio)[::4]
+    assert f"seed 0 had {first0:.2f} to {last0:.2f} and the control {first_control:.2f} to {last_control:.2f}" in text
+    assert max(_ten_k_means("wm8_sigma_data_0.1", ratio)) < 1 < min(seed1 + seed2[:2])
