@@ -211,13 +211,14 @@ LUNAR_LANDER_RUNS = [
     ("earlier defaults (a6fefff)", 0, "experiments/earlier_defaults", "LunarLander-v3_MlpPolicy_seed0"),
     ("earlier defaults (522b635)", 1, "experiments/earlier_defaults", "LunarLander-v3_MlpPolicy_seed1_522b635"),
     ("earlier defaults (522b635)", 2, "experiments/earlier_defaults", "LunarLander-v3_MlpPolicy_seed2_522b635"),
-    ("defaults (4dd9f95)", 2, "learning", "LunarLander-v3_MlpPolicy_seed2"),
+    ("defaults (4dd9f95)", 2, "experiments/earlier_defaults", "LunarLander-v3_MlpPolicy_seed2_4dd9f95"),
     ("`exploration_episodes=0`", 0, "experiments/lunar_lander", "LunarLander-v3_no_exploration_episodes_seed0"),
     ("`self_imitation_coef=0`", 0, "experiments/lunar_lander", "LunarLander-v3_no_self_imitation_seed0"),
     ("`self_imitation_margin=0.25`", 0, "experiments/lunar_lander", "LunarLander-v3_self_imitation_margin_seed0"),
     ("defaults (f0f1702)", 1, "experiments/lunar_lander", "LunarLander-v3_defaults_f0f1702_seed1"),
     ("defaults (f869cce)", 0, "learning", "LunarLander-v3_MlpPolicy_seed0"),
     ("defaults (f869cce)", 1, "learning", "LunarLander-v3_MlpPolicy_seed1"),
+    ("defaults (e59095b)", 2, "learning", "LunarLander-v3_MlpPolicy_seed2"),
 ]
 ABLATION_COMMITS = {
     "`exploration_episodes=0`": "fd0f9de",

@@ -56,7 +56,7 @@ def test_claims_are_read_from_the_readme_records():
     # to (a row that passed an option explicitly would be held to the goal only).
     assert [_claimed_final_mean("CartPole-v1", seed) for seed in (0, 1, 2)] == [500.0, 500.0, 500.0]
     assert [_claimed_final_mean("Acrobot-v1", seed) for seed in (0, 1, 2)] == [-71.0, -81.1, -78.8]
-    assert [round(_claimed_final_mean("LunarLander-v3", seed), 1) for seed in (0, 1, 2)] == [196.6, 217.6, 232.2]
+    assert [round(_claimed_final_mean("LunarLander-v3", seed), 1) for seed in (0, 1, 2)] == [196.6, 217.6, 217.1]
 
 
 @pytest.mark.slow
