@@ -31,6 +31,7 @@ from sb3_jedi import JEDI
 from sb3_jedi.callbacks import WorldModelDiagnosticsCallback
 from sb3_jedi.envs import make_pixel_env
 from sb3_jedi.presets import with_preset
+from sb3_jedi.run_info import source_commit
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "cpu_preset_timing.json"
 
@@ -77,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", default=str(DEFAULT_JSON), help="where to write the results ('' for nowhere)")
     args = parser.parse_args(argv)
     th.set_num_threads(args.threads)
+    commit = source_commit(__file__)  # the code that runs: read before timing, while the tree may change
     load_before = load_average()
 
     hyperparams = with_preset(args.preset, json.loads(args.overrides or "{}"))
@@ -183,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "Measured on a machine shared with other jobs: wall_s includes time spent waiting for a core, cpu_s is this "
             "process's CPU time (about what the wall clock reads on an idle core). Projections use both."
         ),
+        "commit": commit,
         "versions": {
             "sb3_jedi": sb3_jedi.__version__,
             "torch": th.__version__,
