@@ -74,6 +74,7 @@ PIXEL_RUNS = [
     "wm8_sigma_data_0.1",
     "wm8_sigma_data_0.1_seed1",
     "wm8_sigma_data_0.1_seed2",
+    "wm8_seed1",
 ]
 
 
@@ -527,3 +528,43 @@ def test_the_third_seed_of_the_sigma_data_setting_is_quoted_from_its_record_and_
     first_control, last_control = _ten_k_means("wm8_68ae469", ratio)[::4]
     assert f"seed 0 had {first0:.2f} to {last0:.2f} and the control {first_control:.2f} to {last_control:.2f}" in text
     assert max(_ten_k_means("wm8_sigma_data_0.1", ratio)) < 1 < min(seed1 + seed2[:2])
+
+
+def test_the_seed_1_control_is_quoted_from_its_record_and_log():
+    folder = "pixel_cartpole"
+    record = json.loads((EXPERIMENTS.parent / folder / "CartPole-v1_CnnPolicy_wm8_seed1.json").read_text())
+    control0 = json.loads((EXPERIMENTS.parent / folder / "CartPole-v1_CnnPolicy_wm8_68ae469.json").read_text())
+    assert record["seed"] == 1 and record["hyperparameters"] == control0["hyperparameters"] and record["complete"]
+    ours, theirs = (
+        [point["mean"] for point in json.loads((EXPERIMENTS.parent / folder / f"{name}.json").read_text())["curve"]][-2:]
+        for name in ("CartPole-v1_CnnPolicy_wm8_seed1", "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1_seed1")
+    )
+    text = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    assert (
+        f"(DIAMOND's 0.5, commit {record['commit'][:7]}, {record['train_minutes']:.1f} training minutes, beside other "
+        f"runs) scored {ours[0]:.1f} at 50k steps and {ours[1]:.1f} after the training-only epochs, against "
+        f"{theirs[0]:.1f} and {theirs[1]:.1f} with 0.1 on the same seed"
+    ) in text
+    ratios = _ten_k_means("wm8_seed1", "world_model/open_loop_mse_ratio")
+    assert f"per 10k steps {_listed(ratios)}, is no better" in text and min(ratios) > 1
+
+
+def test_the_epoch_cost_table_is_read_from_the_timing_records():
+    text = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    costs = {}
+    for name in ("timing_wm8", "timing_wm8_stem_stride2"):
+        record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / f"{name}.json").read_text())
+        assert record["load_average_1_5_15_min"]["before"][0] <= 1.5  # measured on an otherwise idle machine
+        assert record["first_epoch"]["updates"] == {"world_model": 200, "actor_critic": 50}
+        epoch = record["per_epoch_mean"]["cpu_s"]
+        cells = [epoch[part] for part in ("acting", "world_model", "actor_critic", "total")]
+        row = " | ".join(f"{cell:.2f} s" for cell in cells) + f" | {record['projection']['cpu_minutes']:.1f} min |"
+        assert row in text, row
+        costs[name] = epoch
+        encoder = record["hyperparams"]["policy_kwargs"]["encoder_kwargs"]
+        assert encoder.get("stem_stride", 1) == (2 if name.endswith("stride2") else 1)
+    paper, strided = costs["timing_wm8"], costs["timing_wm8_stem_stride2"]
+    assert (
+        f"makes the world-model updates {paper['world_model'] / strided['world_model']:.1f}x cheaper and a whole epoch "
+        f"{paper['total'] / strided['total']:.1f}x"
+    ) in text
