@@ -568,3 +568,25 @@ def test_the_epoch_cost_table_is_read_from_the_timing_records():
         f"makes the world-model updates {paper['world_model'] / strided['world_model']:.1f}x cheaper and a whole epoch "
         f"{paper['total'] / strided['total']:.1f}x"
     ) in text
+
+
+def test_the_stem_stride_table_quotes_its_record():
+    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "offline_world_model_stem_stride.json").read_text())
+    readme = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    assert record["variants"][0]["variant"] == {}
+    curves = []
+    for entry, label in zip(record["variants"], ("the paper's (`stem_stride=1`)", "strided (`stem_stride=2`)"), strict=True):
+        encoder = entry["variant"].get("policy_kwargs", {}).get("encoder_kwargs", {})
+        assert encoder.get("stem_stride", 1) == (1 if "paper" in label else 2)
+        curve = {point["updates"]: point for point in entry["curve"]}
+        ratios = " | ".join(f"{curve[updates]['open_loop_mse_ratio']:.2f}" for updates in (100, 200, 300, 400))
+        assert f"| {label} | {ratios} | {curve[400]['cpu_seconds']:.1f} |" in readme
+        curves.append(curve)
+    paper, strided = curves
+    share = strided[400]["cpu_seconds"] / paper[400]["cpu_seconds"]
+    assert f"for {share:.0%} of the CPU time" in readme
+    assert (
+        f"({strided[400]['cpu_seconds']:.1f} s against the paper's stem's {paper[200]['cpu_seconds']:.1f} s for 200 "
+        f"updates) it predicts better ({strided[400]['open_loop_mse_ratio']:.2f} against "
+        f"{paper[200]['open_loop_mse_ratio']:.2f})"
+    ) in readme
