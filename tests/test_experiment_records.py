@@ -75,6 +75,7 @@ PIXEL_RUNS = [
     "wm8_sigma_data_0.1_seed1",
     "wm8_sigma_data_0.1_seed2",
     "wm8_seed1",
+    "stem2_wm16",
 ]
 
 
@@ -590,3 +591,28 @@ def test_the_stem_stride_table_quotes_its_record():
         f"updates) it predicts better ({strided[400]['open_loop_mse_ratio']:.2f} against "
         f"{paper[200]['open_loop_mse_ratio']:.2f})"
     ) in readme
+
+
+def test_the_strided_stem_run_quotes_its_log():
+    readme = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "CartPole-v1_CnnPolicy_stem2_wm16.json").read_text())
+    assert record["hyperparameters"]["policy_kwargs"]["encoder_kwargs"]["stem_stride"] == 2
+    assert record["hyperparameters"]["gradient_steps"] == 16 and record["hyperparameters"]["actor_critic_gradient_steps"] == 8
+    assert f"{record['train_minutes']:.1f} training minutes" in readme
+    keys = (
+        "rollout/ep_rew_mean",
+        "train/end_recall",
+        "world_model/open_loop_mse_ratio",
+        "world_model/open_loop_end_rate",
+        "world_model/open_loop_real_end_rate",
+        "train/denoising_loss",
+    )
+    for run, label in (("lr1e-3_stabilised_wm8", "8 updates"), ("stem2_wm16", "strided, 16 updates")):
+        windows = _window_means(run)
+        for window in (1, 2, 3):
+            ret, recall, ratio, imagined, real, loss = (windows[window][key] for key in keys)
+            row = (
+                f"| {window * 5}k | {label} | {ret:.1f} | {recall:.2f} | {ratio:.2f} | {imagined:.3f} / {real:.3f} "
+                f"| {loss:.3f} |"
+            )
+            assert row in readme, row
