@@ -17,9 +17,14 @@ def _means(name: str) -> dict[int, float]:
     return _means_in("sparse_goals", name)
 
 
+def _record_in(folder: str, name: str) -> dict:
+    """The JSON record ``name`` (without ``.json``) of an experiments folder."""
+    return json.loads((EXPERIMENTS.parent / folder / f"{name}.json").read_text())
+
+
 def _means_in(folder: str, name: str) -> dict[int, float]:
     """A record's deterministic means by env steps, without the evaluation after the training-only epochs."""
-    record = json.loads((EXPERIMENTS.parent / folder / f"{name}.json").read_text())
+    record = _record_in(folder, name)
     return {point["steps"]: point["mean"] for point in record["curve"] if not point.get("after_training")}
 
 
@@ -86,21 +91,21 @@ def test_the_pixel_cartpole_table_quotes_each_runs_curve(run):
     row = f"`CartPole-v1_CnnPolicy_{run}.json`"
     assert row in table
     assert ", ".join(f"{means[steps]:.1f}" for steps in sorted(means)) in table.split(row, 1)[1].split("|")[2]
-    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / f"CartPole-v1_CnnPolicy_{run}.json").read_text())
+    record = _record_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}")
     after = [point["mean"] for point in record["curve"] if point.get("after_training")]
     if after:
         assert f"({after[0]:.1f} after the training-only epochs)" in table.split(row, 1)[1].split("|")[2]
 
 
-def _window_means(run: str) -> dict[int, dict[str, float]]:
-    """The logged diagnostics of a pixel CartPole run averaged over windows of 5k env steps (1: steps 1-5,000, ...)."""
+def _window_means(run: str, size: int = 5_000) -> dict[int, dict[str, float]]:
+    """The logged diagnostics of a pixel CartPole run averaged over windows of ``size`` env steps (1: steps 1-5,000, ...)."""
     path = EXPERIMENTS.parent / "pixel_cartpole" / f"CartPole-v1_CnnPolicy_{run}_progress.csv"
     windows: dict[int, dict[str, list[float]]] = {}
     with path.open() as file:
         for row in csv.DictReader(file):
             if not row["time/total_timesteps"]:
                 continue  # the training-only epochs after the last env step
-            window = (int(row["time/total_timesteps"]) - 1) // 5_000 + 1
+            window = (int(row["time/total_timesteps"]) - 1) // size + 1
             for key, value in row.items():
                 if value and key != "time/total_timesteps":
                     windows.setdefault(window, {}).setdefault(key, []).append(float(value))
@@ -151,7 +156,7 @@ def test_the_cpu_preset_page_quotes_the_pixel_records():
     assert f"a mean of {preset['final_mean']:.1f} after {preset['steps'] // 1000}k steps" in doc
     name = "CartPole-v1_CnnPolicy_lr1e-3_stabilised_wm8_50k"
     eight = _means_in("pixel_cartpole", name)
-    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / f"{name}.json").read_text())
+    record = _record_in("pixel_cartpole", name)
     after = next(point["mean"] for point in record["curve"] if point.get("after_training"))
     best = max(eight, key=eight.get)
     quoted = (
@@ -341,7 +346,7 @@ def test_the_self_imitation_margin_paragraph_is_quoted_from_the_records():
 
 
 def test_the_first_seed_of_the_margin_defaults_is_quoted_from_its_record():
-    record = json.loads((EXPERIMENTS.parent / "lunar_lander" / "LunarLander-v3_defaults_f0f1702_seed1.json").read_text())
+    record = _record_in("lunar_lander", "LunarLander-v3_defaults_f0f1702_seed1")
     assert record["commit"].startswith("f0f1702") and record["hyperparameters"] == {"wm_log_interval": 50}
     means = _means_in("lunar_lander", "LunarLander-v3_defaults_f0f1702_seed1")
     earlier = json.loads((EARLIER_DEFAULTS / "LunarLander-v3_MlpPolicy_seed1_522b635.json").read_text())
@@ -363,7 +368,7 @@ def _offline_row(entry: dict) -> str:
 
 
 def test_the_offline_world_model_table_quotes_its_record():
-    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "offline_world_model_sigma_data.json").read_text())
+    record = _record_in("pixel_cartpole", "offline_world_model_sigma_data")
     table = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
     assert len(record["variants"]) >= 2
     for entry in record["variants"]:
@@ -386,7 +391,7 @@ def _offset_noise_row(entry: dict) -> str:
 
 
 def test_the_offset_noise_table_quotes_its_record():
-    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "offline_world_model_offset_noise.json").read_text())
+    record = _record_in("pixel_cartpole", "offline_world_model_offset_noise")
     readme = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
     assert len(record["variants"]) == 3
     for entry in record["variants"]:
@@ -426,7 +431,7 @@ def test_the_sigma_data_run_paragraph_quotes_the_progress_files():
         f"{', '.join(treated[:4])} and {treated[4]} with 0.1 against {', '.join(control[:4])} and {control[4]} in the control"
     )
     assert quoted in readme
-    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1.json").read_text())
+    record = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1")
     assert record["hyperparameters"]["policy_kwargs"]["edm_kwargs"] == {"sigma_data": 0.1}
     assert f"{record['train_minutes']:.1f} training minutes" in " ".join(readme.split())
 
@@ -435,7 +440,7 @@ def test_the_cpu_preset_page_quotes_the_sigma_data_run():
     doc = " ".join(_text("docs/cpu-preset.md").split())
     means = _means_in("pixel_cartpole", "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1")
     control = _means_in("pixel_cartpole", "CartPole-v1_CnnPolicy_wm8_68ae469")
-    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1.json").read_text())
+    record = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1")
     after = next(point["mean"] for point in record["curve"] if point.get("after_training"))
     best = max(means, key=means.get)
     quoted = (
@@ -476,10 +481,8 @@ def test_every_earlier_defaults_record_is_listed_with_its_commit_and_figures():
 
 
 def test_the_second_seed_of_the_sigma_data_setting_is_quoted_from_its_record():
-    record = json.loads(
-        (EXPERIMENTS.parent / "pixel_cartpole" / "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1_seed1.json").read_text()
-    )
-    seed0 = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1.json").read_text())
+    record = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1_seed1")
+    seed0 = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1")
     assert record["seed"] == 1 and record["hyperparameters"] == seed0["hyperparameters"]
     means = _means_in("pixel_cartpole", "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1_seed1")
     best = max(means.values())
@@ -490,14 +493,8 @@ def test_the_second_seed_of_the_sigma_data_setting_is_quoted_from_its_record():
 
 
 def _ten_k_means(run: str, key: str) -> list[float]:
-    """One logged diagnostic of a pixel CartPole run averaged over each 10k env steps (the training-only epochs left out)."""
-    path = EXPERIMENTS.parent / "pixel_cartpole" / f"CartPole-v1_CnnPolicy_{run}_progress.csv"
-    windows: dict[int, list[float]] = {}
-    with path.open() as file:
-        for row in csv.DictReader(file):
-            if row["time/total_timesteps"] and row[key]:
-                windows.setdefault((int(row["time/total_timesteps"]) - 1) // 10_000, []).append(float(row[key]))
-    return [sum(values) / len(values) for _, values in sorted(windows.items())]
+    """One logged diagnostic of a pixel CartPole run averaged over each 10k env steps, in order."""
+    return [means[key] for _, means in sorted(_window_means(run, 10_000).items())]
 
 
 def _listed(values: list[float], digits: int = 2) -> str:
@@ -506,8 +503,8 @@ def _listed(values: list[float], digits: int = 2) -> str:
 
 def test_the_third_seed_of_the_sigma_data_setting_is_quoted_from_its_record_and_log():
     folder, name = "pixel_cartpole", "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1"
-    record = json.loads((EXPERIMENTS.parent / folder / f"{name}_seed2.json").read_text())
-    seed0 = json.loads((EXPERIMENTS.parent / folder / f"{name}.json").read_text())
+    record = _record_in(folder, f"{name}_seed2")
+    seed0 = _record_in(folder, name)
     assert record["seed"] == 2 and record["hyperparameters"] == seed0["hyperparameters"] and record["complete"]
     means = _means_in(folder, f"{name}_seed2")
     best = max(means.values())
@@ -533,11 +530,11 @@ def test_the_third_seed_of_the_sigma_data_setting_is_quoted_from_its_record_and_
 
 def test_the_seed_1_control_is_quoted_from_its_record_and_log():
     folder = "pixel_cartpole"
-    record = json.loads((EXPERIMENTS.parent / folder / "CartPole-v1_CnnPolicy_wm8_seed1.json").read_text())
-    control0 = json.loads((EXPERIMENTS.parent / folder / "CartPole-v1_CnnPolicy_wm8_68ae469.json").read_text())
+    record = _record_in(folder, "CartPole-v1_CnnPolicy_wm8_seed1")
+    control0 = _record_in(folder, "CartPole-v1_CnnPolicy_wm8_68ae469")
     assert record["seed"] == 1 and record["hyperparameters"] == control0["hyperparameters"] and record["complete"]
     ours, theirs = (
-        [point["mean"] for point in json.loads((EXPERIMENTS.parent / folder / f"{name}.json").read_text())["curve"]][-2:]
+        [point["mean"] for point in _record_in(folder, name)["curve"]][-2:]
         for name in ("CartPole-v1_CnnPolicy_wm8_seed1", "CartPole-v1_CnnPolicy_wm8_sigma_data_0.1_seed1")
     )
     text = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
@@ -554,7 +551,7 @@ def test_the_epoch_cost_table_is_read_from_the_timing_records():
     text = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
     costs = {}
     for name in ("timing_wm8", "timing_wm8_stem_stride2"):
-        record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / f"{name}.json").read_text())
+        record = _record_in("pixel_cartpole", name)
         assert record["load_average_1_5_15_min"]["before"][0] <= 1.5  # measured on an otherwise idle machine
         assert record["first_epoch"]["updates"] == {"world_model": 200, "actor_critic": 50}
         epoch = record["per_epoch_mean"]["cpu_s"]
@@ -572,7 +569,7 @@ def test_the_epoch_cost_table_is_read_from_the_timing_records():
 
 
 def test_the_stem_stride_table_quotes_its_record():
-    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "offline_world_model_stem_stride.json").read_text())
+    record = _record_in("pixel_cartpole", "offline_world_model_stem_stride")
     readme = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
     assert record["variants"][0]["variant"] == {}
     curves = []
@@ -595,7 +592,7 @@ def test_the_stem_stride_table_quotes_its_record():
 
 def test_the_strided_stem_run_quotes_its_log():
     readme = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
-    record = json.loads((EXPERIMENTS.parent / "pixel_cartpole" / "CartPole-v1_CnnPolicy_stem2_wm16.json").read_text())
+    record = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_stem2_wm16")
     assert record["hyperparameters"]["policy_kwargs"]["encoder_kwargs"]["stem_stride"] == 2
     assert record["hyperparameters"]["gradient_steps"] == 16 and record["hyperparameters"]["actor_critic_gradient_steps"] == 8
     assert f"{record['train_minutes']:.1f} training minutes" in readme
