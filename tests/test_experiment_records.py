@@ -81,6 +81,10 @@ PIXEL_RUNS = [
     "wm8_sigma_data_0.1_seed2",
     "wm8_seed1",
     "stem2_wm16",
+    "stem2_wm16_50k",
+    "stem2_wm16_50k_seed1",
+    "stem2_wm16_50k_seed2",
+    "stem2_wm16_paper_actor_critic",
 ]
 
 
@@ -590,21 +594,29 @@ def test_the_stem_stride_table_quotes_its_record():
     ) in readme
 
 
+# The diagnostics the strided-stem runs' tables quote, in their columns' order.
+STRIDED_RUN_KEYS = (
+    "rollout/ep_rew_mean",
+    "train/end_recall",
+    "world_model/open_loop_mse_ratio",
+    "world_model/open_loop_end_rate",
+    "world_model/open_loop_real_end_rate",
+)
+
+
 def test_the_strided_stem_run_quotes_its_log():
     readme = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
     record = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_stem2_wm16")
     assert record["hyperparameters"]["policy_kwargs"]["encoder_kwargs"]["stem_stride"] == 2
     assert record["hyperparameters"]["gradient_steps"] == 16 and record["hyperparameters"]["actor_critic_gradient_steps"] == 8
     assert f"{record['train_minutes']:.1f} training minutes" in readme
-    keys = (
-        "rollout/ep_rew_mean",
-        "train/end_recall",
-        "world_model/open_loop_mse_ratio",
-        "world_model/open_loop_end_rate",
-        "world_model/open_loop_real_end_rate",
-        "train/denoising_loss",
+    keys = (*STRIDED_RUN_KEYS, "train/denoising_loss")
+    runs = (
+        ("lr1e-3_stabilised_wm8", "8 updates"),
+        ("stem2_wm16", "strided, 16 updates"),
+        ("stem2_wm16_paper_actor_critic", "paper's actor-critic"),
     )
-    for run, label in (("lr1e-3_stabilised_wm8", "8 updates"), ("stem2_wm16", "strided, 16 updates")):
+    for run, label in runs:
         windows = _window_means(run)
         for window in (1, 2, 3):
             ret, recall, ratio, imagined, real, loss = (windows[window][key] for key in keys)
@@ -613,3 +625,84 @@ def test_the_strided_stem_run_quotes_its_log():
                 f"| {loss:.3f} |"
             )
             assert row in readme, row
+
+
+STRIDED_50K_RUNS = {0: "stem2_wm16_50k", 1: "stem2_wm16_50k_seed1", 2: "stem2_wm16_50k_seed2"}
+
+
+def test_the_strided_stem_50k_runs_quote_their_logs():
+    readme = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    fifteen = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_stem2_wm16")
+    keys = STRIDED_RUN_KEYS
+    at_50k = {}
+    for seed, run in STRIDED_50K_RUNS.items():
+        record = _record_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}")
+        # The 15k-step run's settings, on each seed, to 50k steps.
+        assert record["hyperparameters"] == fifteen["hyperparameters"]
+        assert (record["seed"], record["steps"], record["complete"]) == (seed, 50_000, True)
+        at_50k[seed] = _means_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}")[50_000]
+        windows = _window_means(run, 10_000)
+        assert sorted(windows) == [1, 2, 3, 4, 5]
+        for window, means in windows.items():
+            ret, recall, ratio, imagined, real = (means[key] for key in keys)
+            row = f"| {window * 10}k | {seed} | {ret:.1f} | {recall:.2f} | {ratio:.2f} | {imagined:.3f} / {real:.3f} |"
+            assert row in readme, row
+        assert f"seed {seed}: {record['train_minutes']:.1f}" in readme.split("Training minutes (", 1)[1].split(")")[0]
+    rates = [
+        means["world_model/open_loop_end_rate"] / means["world_model/open_loop_real_end_rate"]
+        for run in STRIDED_50K_RUNS.values()
+        for means in _window_means(run, 10_000).values()
+    ]
+    assert f"the imagined termination rate stays {min(rates):.1f}-{max(rates):.1f}x the real one;" in readme
+    mean = sum(at_50k.values()) / 3
+    assert f"{at_50k[0]:.1f}, {at_50k[1]:.1f} and {at_50k[2]:.1f} at 50k steps (mean {mean:.1f})" in readme
+    best = {
+        seed: max(_means_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}").values())
+        for seed, run in STRIDED_50K_RUNS.items()
+    }
+    assert f"(best {best[1]:.1f} and {best[2]:.1f}, against" in readme
+    assert (
+        f"that setting scored {at_50k[0]:.1f}, {at_50k[1]:.1f} and {at_50k[2]:.1f} (mean {mean:.1f}; best "
+        f"{best[0]:.1f}, {best[1]:.1f} and {best[2]:.1f}) in under 45 training minutes each"
+    ) in _text("docs/cpu-preset.md")
+    assert (
+        max(_record_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}")["train_minutes"] for run in STRIDED_50K_RUNS.values())
+        < 45
+    )
+    # The eight-update runs of those seeds, as quoted beside them.
+    earlier = [
+        max(_means_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}").values())
+        for run in ("wm8_seed1", "wm8_sigma_data_0.1_seed1", "wm8_sigma_data_0.1_seed2")
+    ]
+    assert f"against {earlier[0]:.1f} and {earlier[1]:.1f} on seed 1 and {earlier[2]:.1f} on seed 2" in readme
+    # sigma_data 0.1, the other setting run on seeds 0-2: a higher mean, a wider spread.
+    sigma = [
+        _means_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}")[50_000]
+        for run in ("wm8_sigma_data_0.1", "wm8_sigma_data_0.1_seed1", "wm8_sigma_data_0.1_seed2")
+    ]
+    assert (
+        f"Its mean at 50k steps, {mean:.1f}, is a little below the {sum(sigma) / 3:.1f} of `sigma_data` 0.1 on the same "
+        f"seeds, with a narrower spread ({min(at_50k.values()):.1f} to {max(at_50k.values()):.1f}, against "
+        f"{min(sigma):.1f} to {max(sigma):.1f})"
+    ) in readme
+
+
+def test_the_paper_actor_critic_run_quotes_its_log():
+    readme = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
+    strided = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_stem2_wm16")["hyperparameters"]
+    paper = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_stem2_wm16_paper_actor_critic")["hyperparameters"]
+    # Sizes, schedule and learning rate of the strided run; none of MlpPolicy's actor-critic options.
+    assert {key: strided[key] for key in paper if key != "policy_kwargs"} == {
+        key: value for key, value in paper.items() if key != "policy_kwargs"
+    }
+    assert set(paper) == {"learning_rate", "gradient_steps", "actor_critic_gradient_steps", "policy_kwargs"}
+    assert paper["policy_kwargs"]["encoder_kwargs"] == strided["policy_kwargs"]["encoder_kwargs"]
+    assert "separate_critic" not in paper["policy_kwargs"]["actor_critic_kwargs"]
+    means = _means_in("pixel_cartpole", "CartPole-v1_CnnPolicy_stem2_wm16_paper_actor_critic")
+    assert max(means.values()) < 22  # below random actions at every evaluation, as the README says
+    windows = _window_means("stem2_wm16_paper_actor_critic")
+    assert f"(entropy {windows[1]['train/entropy']:.2f}; real episodes end at a rate of" in readme
+    assert f"of {windows[1]['world_model/open_loop_real_end_rate']:.3f} per step" in readme
+    assert f"uniform ({windows[3]['train/entropy']:.2f} over the last 5k steps)" in readme
+    recalls = [windows[window]["train/end_recall"] for window in (1, 2, 3)]
+    assert f"(termination recall {min(recalls):.2f}-{max(recalls):.2f}," in readme
