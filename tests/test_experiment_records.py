@@ -706,3 +706,22 @@ def test_the_paper_actor_critic_run_quotes_its_log():
     assert f"uniform ({windows[3]['train/entropy']:.2f} over the last 5k steps)" in readme
     recalls = [windows[window]["train/end_recall"] for window in (1, 2, 3)]
     assert f"(termination recall {min(recalls):.2f}-{max(recalls):.2f}," in readme
+
+
+def test_readme_quotes_the_best_pixel_setting_beside_the_baselines():
+    strided = [_means_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}")[50_000] for run in STRIDED_50K_RUNS.values()]
+    settings = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_stem2_wm16_50k")["hyperparameters"]
+    assert (settings["learning_rate"], settings["gradient_steps"], settings["actor_critic_gradient_steps"]) == (1e-3, 16, 8)
+    results = json.loads((ROOT / "benchmarks" / "results" / "learning_cpu.json").read_text())
+    baselines = results["tasks"]["CartPole-v1 from pixels"]["baselines"]
+    at_50k = {}
+    for algo in ("PPO", "DQN"):
+        runs = baselines[algo]["runs"]
+        assert sorted(run["seed"] for run in runs) == [0, 1, 2]
+        at_50k[algo] = sum(next(point["mean"] for point in run["curve"] if point["steps"] == 50_000) for run in runs) / len(
+            runs
+        )
+    assert (
+        f"reaches a mean of {sum(strided) / 3:.1f} over three seeds at 50k steps (PPO: {at_50k['PPO']:.1f}, DQN: "
+        f"{at_50k['DQN']:.1f};"
+    ) in _text("README.md")
