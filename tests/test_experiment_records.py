@@ -7,10 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "benchmarks" / "results" / "experiments" / "sparse_goals"
 EARLIER_DEFAULTS = ROOT / "benchmarks" / "results" / "experiments" / "earlier_defaults"
+learning_results = load_benchmark("learning_results")
 
 
 def _means(name: str) -> dict[int, float]:
@@ -633,42 +635,37 @@ STRIDED_50K_RUNS = {0: "stem2_wm16_50k", 1: "stem2_wm16_50k_seed1", 2: "stem2_wm
 def test_the_strided_stem_50k_runs_quote_their_logs():
     readme = _text("benchmarks/results/experiments/pixel_cartpole/README.md")
     fifteen = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_stem2_wm16")
-    keys = STRIDED_RUN_KEYS
-    at_50k = {}
+    curves, minutes, windows = {}, {}, {}
     for seed, run in STRIDED_50K_RUNS.items():
         record = _record_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}")
         # The 15k-step run's settings, on each seed, to 50k steps.
         assert record["hyperparameters"] == fifteen["hyperparameters"]
         assert (record["seed"], record["steps"], record["complete"]) == (seed, 50_000, True)
-        at_50k[seed] = _means_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}")[50_000]
-        windows = _window_means(run, 10_000)
-        assert sorted(windows) == [1, 2, 3, 4, 5]
-        for window, means in windows.items():
-            ret, recall, ratio, imagined, real = (means[key] for key in keys)
+        curves[seed] = _means_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}")
+        minutes[seed] = record["train_minutes"]
+        windows[seed] = _window_means(run, 10_000)
+        assert sorted(windows[seed]) == [1, 2, 3, 4, 5]
+        for window, means in windows[seed].items():
+            ret, recall, ratio, imagined, real = (means[key] for key in STRIDED_RUN_KEYS)
             row = f"| {window * 10}k | {seed} | {ret:.1f} | {recall:.2f} | {ratio:.2f} | {imagined:.3f} / {real:.3f} |"
             assert row in readme, row
-        assert f"seed {seed}: {record['train_minutes']:.1f}" in readme.split("Training minutes (", 1)[1].split(")")[0]
+        assert f"seed {seed}: {minutes[seed]:.1f}" in readme.split("Training minutes (", 1)[1].split(")")[0]
     rates = [
         means["world_model/open_loop_end_rate"] / means["world_model/open_loop_real_end_rate"]
-        for run in STRIDED_50K_RUNS.values()
-        for means in _window_means(run, 10_000).values()
+        for seed_windows in windows.values()
+        for means in seed_windows.values()
     ]
     assert f"the imagined termination rate stays {min(rates):.1f}-{max(rates):.1f}x the real one;" in readme
+    at_50k = {seed: curve[50_000] for seed, curve in curves.items()}
     mean = sum(at_50k.values()) / 3
     assert f"{at_50k[0]:.1f}, {at_50k[1]:.1f} and {at_50k[2]:.1f} at 50k steps (mean {mean:.1f})" in readme
-    best = {
-        seed: max(_means_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}").values())
-        for seed, run in STRIDED_50K_RUNS.items()
-    }
+    best = {seed: max(curve.values()) for seed, curve in curves.items()}
     assert f"(best {best[1]:.1f} and {best[2]:.1f}, against" in readme
     assert (
         f"that setting scored {at_50k[0]:.1f}, {at_50k[1]:.1f} and {at_50k[2]:.1f} (mean {mean:.1f}; best "
         f"{best[0]:.1f}, {best[1]:.1f} and {best[2]:.1f}) in under 45 training minutes each"
     ) in _text("docs/cpu-preset.md")
-    assert (
-        max(_record_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}")["train_minutes"] for run in STRIDED_50K_RUNS.values())
-        < 45
-    )
+    assert max(minutes.values()) < 45
     # The eight-update runs of those seeds, as quoted beside them.
     earlier = [
         max(_means_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}").values())
@@ -692,9 +689,7 @@ def test_the_paper_actor_critic_run_quotes_its_log():
     strided = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_stem2_wm16")["hyperparameters"]
     paper = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_stem2_wm16_paper_actor_critic")["hyperparameters"]
     # Sizes, schedule and learning rate of the strided run; none of MlpPolicy's actor-critic options.
-    assert {key: strided[key] for key in paper if key != "policy_kwargs"} == {
-        key: value for key, value in paper.items() if key != "policy_kwargs"
-    }
+    assert all(paper[key] == strided[key] for key in paper if key != "policy_kwargs")
     assert set(paper) == {"learning_rate", "gradient_steps", "actor_critic_gradient_steps", "policy_kwargs"}
     assert paper["policy_kwargs"]["encoder_kwargs"] == strided["policy_kwargs"]["encoder_kwargs"]
     assert "separate_critic" not in paper["policy_kwargs"]["actor_critic_kwargs"]
@@ -708,19 +703,17 @@ def test_the_paper_actor_critic_run_quotes_its_log():
     assert f"(termination recall {min(recalls):.2f}-{max(recalls):.2f}," in readme
 
 
-def test_readme_quotes_the_best_pixel_setting_beside_the_baselines():
+def test_readme_quotes_the_strided_pixel_setting_beside_the_baselines():
     strided = [_means_in("pixel_cartpole", f"CartPole-v1_CnnPolicy_{run}")[50_000] for run in STRIDED_50K_RUNS.values()]
     settings = _record_in("pixel_cartpole", "CartPole-v1_CnnPolicy_stem2_wm16_50k")["hyperparameters"]
     assert (settings["learning_rate"], settings["gradient_steps"], settings["actor_critic_gradient_steps"]) == (1e-3, 16, 8)
-    results = json.loads((ROOT / "benchmarks" / "results" / "learning_cpu.json").read_text())
+    results = json.loads(learning_results.RESULTS_JSON.read_text())
     baselines = results["tasks"]["CartPole-v1 from pixels"]["baselines"]
     at_50k = {}
     for algo in ("PPO", "DQN"):
         runs = baselines[algo]["runs"]
         assert sorted(run["seed"] for run in runs) == [0, 1, 2]
-        at_50k[algo] = sum(next(point["mean"] for point in run["curve"] if point["steps"] == 50_000) for run in runs) / len(
-            runs
-        )
+        at_50k[algo] = dict(zip(*learning_results.mean_curve(runs), strict=True))[50_000]
     assert (
         f"reaches a mean of {sum(strided) / 3:.1f} over three seeds at 50k steps (PPO: {at_50k['PPO']:.1f}, DQN: "
         f"{at_50k['DQN']:.1f};"
